@@ -1,0 +1,36 @@
+/* atota: the command-line tool for firmware images, partition tables and flash images. */
+#include <stdio.h>
+#include <string.h>
+
+#include "apps/atota/cli.h"
+
+static const char usage[] =
+    "usage: atota <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  image info FILE            what is in an app or bootloader image; exit 0 only if valid\n"
+    "  image create -o OUT [...]  build a valid app image (atota image create --help)\n"
+    "  part gen CSV -o BIN        partition table CSV -> binary (gen_esp32part compatible)\n"
+    "  part dump BIN              partition table binary -> CSV\n"
+    "  flash create --module M --app IMAGE -o FLASH\n"
+    "                             a complete flash image for a module\n"
+    "  flash info FLASH           partition map, otadata, which app boots and why\n"
+    "  flash modules              the module profiles this build knows\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "image"))
+        return cli_cmd_image(argc - 1, argv + 1);
+    if (!strcmp(cmd, "part"))
+        return cli_cmd_part(argc - 1, argv + 1);
+    if (!strcmp(cmd, "flash"))
+        return cli_cmd_flash(argc - 1, argv + 1);
+    fprintf(stderr, "atota: unknown command '%s'\n%s", cmd, usage);
+    return CLI_EXIT_USAGE;
+}
