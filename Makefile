@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 MODULE      ?= esp32-wroom-32
 C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build run test fuzz format format-check clean
+.PHONY: all deps build run test fuzz bench format format-check clean
 
 all: build
 
@@ -34,6 +34,11 @@ fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DATOTA_FUZZ=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Speed and memory, each figure a ratio against a baseline measured in the same run.
+bench: build
+	@cmake --build $(BUILD) --target benches -j $(JOBS)
+	@for b in $(BUILD)/bench_*; do echo "== $$b"; "$$b"; done
 
 format:
 	@clang-format -i $(C_SOURCES)

@@ -69,7 +69,7 @@ const char *atota_flash_sim_last_error(const atota_flash_sim_t *sim);
 typedef struct {
     uint64_t reads;
     uint64_t bytes_read;
-    uint64_t writes;        /* write calls */
+    uint64_t writes;           /* write calls */
     uint64_t pages_programmed; /* 256-byte page program operations */
     uint64_t bytes_written;
     uint64_t sector_erases; /* 4 KB */
@@ -91,8 +91,10 @@ uint32_t atota_flash_sim_sector_erase_count(const atota_flash_sim_t *sim, uint32
 
 typedef enum {
     ATOTA_POWER_CUT_BEFORE = 0, /* the cut operation does not happen at all */
-    ATOTA_POWER_CUT_MIDDLE,     /* it happens partly: a page program writes a prefix of its bytes;
-                                   an erase leaves its range part erased, part garbage */
+    ATOTA_POWER_CUT_MIDDLE,     /* it happens partly: a page program writes a prefix of its bytes
+                                   (0 to len-1, the next byte with only some bits cleared); an erase
+                                   leaves a prefix of its range 0xFF and the rest the old bytes
+                                   with random bits set (docs/flash-sim.md) */
 } atota_power_cut_mode_t;
 
 /* Arms a power cut: the next `after_ops` mutating operations succeed, then the one after is cut
