@@ -20,40 +20,41 @@
 #include "core/hal.h"
 #include "core/util/hash.h"
 
-#define ATOTA_IMAGE_MAGIC          0xE9
-#define ATOTA_IMAGE_MAX_SEGMENTS   16
-#define ATOTA_IMAGE_HEADER_LEN     24
-#define ATOTA_IMAGE_SEG_HEADER_LEN 8
-#define ATOTA_APP_DESC_MAGIC       0xABCD5432u
-#define ATOTA_APP_DESC_OFFSET      0x20 /* file offset of esp_app_desc_t */
-#define ATOTA_APP_DESC_LEN         256
+#define ATOTA_IMAGE_MAGIC           0xE9
+#define ATOTA_IMAGE_MAX_SEGMENTS    16
+#define ATOTA_IMAGE_HEADER_LEN      24
+#define ATOTA_IMAGE_SEG_HEADER_LEN  8
+#define ATOTA_APP_DESC_MAGIC        0xABCD5432u
+#define ATOTA_APP_DESC_OFFSET       0x20 /* file offset of esp_app_desc_t */
+#define ATOTA_APP_DESC_LEN          256
 #define ATOTA_BOOTLOADER_DESC_MAGIC 0x50
-#define ATOTA_IMAGE_MAX_LEN        0x1000000u /* 16 MB */
+#define ATOTA_IMAGE_MAX_LEN         0x1000000u /* 16 MB */
 
 /* Chip ids (esp_chip_id_t, §2.3). */
-#define ATOTA_CHIP_ESP32   0x0000
-#define ATOTA_CHIP_ESP32S2 0x0002
-#define ATOTA_CHIP_ESP32C3 0x0005
-#define ATOTA_CHIP_ESP32S3 0x0009
-#define ATOTA_CHIP_ESP32C2 0x000C
-#define ATOTA_CHIP_ESP32C6 0x000D
-#define ATOTA_CHIP_ESP32H2 0x0010
-#define ATOTA_CHIP_ESP32P4 0x0012
+#define ATOTA_CHIP_ESP32    0x0000
+#define ATOTA_CHIP_ESP32S2  0x0002
+#define ATOTA_CHIP_ESP32C3  0x0005
+#define ATOTA_CHIP_ESP32S3  0x0009
+#define ATOTA_CHIP_ESP32C2  0x000C
+#define ATOTA_CHIP_ESP32C6  0x000D
+#define ATOTA_CHIP_ESP32H2  0x0010
+#define ATOTA_CHIP_ESP32P4  0x0012
 #define ATOTA_CHIP_ESP32C61 0x0014
-#define ATOTA_CHIP_ESP32C5 0x0017
+#define ATOTA_CHIP_ESP32C5  0x0017
 
 /* What the project knows of a chip. */
 typedef struct {
     uint16_t id;
-    const char *target;       /* "esp32c3": the name used on command lines */
-    const char *name;         /* "ESP32-C3": the name esptool prints */
+    const char *target;         /* "esp32c3": the name used on command lines */
+    const char *name;           /* "ESP32-C3": the name esptool prints */
     uint32_t bootloader_offset; /* flash offset of the 2nd-stage bootloader (§1) */
-    uint32_t drom_base;       /* start of the DROM (flash data) address range */
+    uint32_t drom_base;         /* start of the DROM (flash data) address range */
     uint32_t drom_end;
-    uint32_t irom_base;       /* start of the IROM (flash code) address range */
+    uint32_t irom_base; /* start of the IROM (flash code) address range */
     uint32_t irom_end;
-    uint32_t default_entry;   /* entry point used by atota_image_build */
-    uint16_t default_max_rev; /* max_chip_rev_full written by IDF builds (ESP32: 399) */
+    uint32_t default_entry;     /* entry point used by atota_image_build */
+    uint16_t default_max_rev;   /* max_chip_rev_full written by IDF builds (ESP32: 399) */
+    bool mmu_page_configurable; /* SOC_MMU_PAGE_SIZE_CONFIGURABLE: 16/32/64 KB pages (§2.7) */
 } atota_chip_t;
 
 /* The chip with this id, or NULL. */
@@ -64,6 +65,11 @@ const atota_chip_t *atota_chip_by_target(const char *target);
  * "IRAM", "PADDING" for 0), written into out (cap bytes). Returns out. */
 const char *atota_chip_memory_types(const atota_chip_t *chip, uint32_t load_addr, char *out,
                                     size_t cap);
+/* The index-th chip of the table (0, 1, ...), or NULL past the end: lets tools list the chips. */
+const atota_chip_t *atota_chip_at(size_t index);
+/* True when load_addr is in the chip's IROM or DROM range, i.e. the segment is mapped from flash
+ * through the MMU and must obey the 64 KB congruence rule (§2.7 step 3). */
+bool atota_chip_is_mapped(const atota_chip_t *chip, uint32_t load_addr);
 
 /* esp_image_header_t, decoded (§2.2). */
 typedef struct {
@@ -121,9 +127,9 @@ typedef enum {
 
 typedef struct {
     atota_image_sig_kind_t kind;
-    uint32_t offset;        /* file offset of the signature block / sector */
-    uint32_t len;           /* 68 or 4096 */
-    unsigned block_count;   /* SBv2: signature blocks with magic 0xE7 and a valid CRC */
+    uint32_t offset;          /* file offset of the signature block / sector */
+    uint32_t len;             /* 68 or 4096 */
+    unsigned block_count;     /* SBv2: signature blocks with magic 0xE7 and a valid CRC */
     uint8_t block_version[3]; /* SBv2: 0x02 RSA, 0x03 ECDSA, per block */
 } atota_image_sig_t;
 
@@ -136,18 +142,18 @@ typedef struct {
     bool checksum_ok;
     uint8_t hash_stored[ATOTA_SHA256_LEN];
     uint8_t hash_calc[ATOTA_SHA256_LEN];
-    bool hash_ok;            /* false when no hash is appended */
-    uint32_t image_len;      /* bytes, including checksum and appended hash; excluding signature */
+    bool hash_ok;       /* false when no hash is appended */
+    uint32_t image_len; /* bytes, including checksum and appended hash; excluding signature */
     bool has_app_desc;
     atota_app_desc_t app_desc;
     bool has_bootloader_desc;
     atota_bootloader_desc_t bootloader_desc;
-    atota_image_sig_t sig;   /* filled by atota_image_parse only (needs the bytes after the image) */
+    atota_image_sig_t sig; /* filled by atota_image_parse only (needs the bytes after the image) */
 } atota_image_info_t;
 
 /* What to hold an image to. Zero-initialised = any chip, any revision, no size limit, app. */
 typedef struct {
-    bool check_chip;       /* require header.chip_id == chip_id */
+    bool check_chip; /* require header.chip_id == chip_id */
     uint16_t chip_id;
     bool check_chip_rev;   /* require min_chip_rev_full <= chip_rev <= max (app, when max set) */
     uint16_t chip_rev;     /* major*100+minor */
@@ -161,18 +167,22 @@ typedef struct {
     atota_image_opts_t opts;
     atota_image_info_t info;
     atota_sha256_t sha;
-    uint32_t pos;          /* bytes of the image consumed so far */
-    uint32_t state;        /* internal state machine */
+    uint32_t pos;   /* bytes of the image consumed so far */
+    uint32_t state; /* internal state machine */
     uint32_t seg_index;
     uint32_t seg_remaining;
     uint32_t checksum_word;
-    uint32_t need;         /* bytes still needed for the current field */
+    uint32_t need;                   /* bytes still needed for the current field */
     uint8_t buf[ATOTA_APP_DESC_LEN]; /* field being assembled (headers, app descriptor) */
     uint32_t buf_len;
-    uint8_t word[4];       /* checksum bytes not yet a full word */
+    uint8_t word[4]; /* checksum bytes not yet a full word */
     uint32_t word_len;
     bool done;             /* every byte of the image (up to its hash) has been consumed */
+    bool sha_live;         /* sha holds an initialised context that finish() must release */
+    uint32_t seg_data_off; /* file offset of the current segment's data */
+    uint32_t mmu_page;     /* MMU page size for the congruence rule, known after the descriptor */
     atota_err_t err;       /* sticky: the first error seen */
+    atota_diag_t diag;     /* the message of err, repeated by later calls */
 } atota_image_stream_t;
 
 /* Starts a verification. opts may be NULL (no checks beyond the format). */
@@ -196,6 +206,16 @@ bool atota_image_stream_complete(const atota_image_stream_t *s);
 atota_err_t atota_image_stream_finish(atota_image_stream_t *s, atota_image_info_t *info,
                                       atota_diag_t *diag);
 
+/* Decodes a 256-byte esp_app_desc_t (§2.5). Returns false (desc zeroed) when the magic word is not
+ * 0xABCD5432. */
+bool atota_image_decode_app_desc(const uint8_t raw[ATOTA_APP_DESC_LEN], atota_app_desc_t *desc);
+
+/* Decodes an 80-byte esp_bootloader_desc_t (§2.5). Returns false (desc zeroed) when the magic byte
+ * is not 0x50. */
+#define ATOTA_BOOTLOADER_DESC_LEN 80
+bool atota_image_decode_bootloader_desc(const uint8_t raw[ATOTA_BOOTLOADER_DESC_LEN],
+                                        atota_bootloader_desc_t *desc);
+
 /* Parses and verifies a whole image in memory (the file may have trailing bytes). Also detects a
  * Secure Boot signature after the image. Same errors as the stream; info is filled as far as the
  * bytes allowed, even on failure. */
@@ -217,28 +237,29 @@ atota_err_t atota_image_read_app_desc(const atota_flash_t *flash, uint32_t offse
 typedef struct {
     uint32_t load_addr; /* 0: placed in DROM right after the previous mapped data, MMU-congruent */
     const void *data;
-    uint32_t len;       /* padded with zeros to a multiple of 4 */
+    uint32_t len; /* padded with zeros to a multiple of 4 */
 } atota_image_build_segment_t;
 
 /* What to build. Zero/NULL fields take the defaults of the worked example (§3): DIO, 40 MHz,
  * 4 MB, the chip's default entry and max revision, hash appended, mmu_page_size 16. */
 typedef struct {
     uint16_t chip_id;
-    const char *version;       /* app descriptor strings; truncated to their fields */
+    const char *version; /* app descriptor strings; truncated to their fields */
     const char *project_name;
     const char *time;
     const char *date;
     const char *idf_ver;
     uint32_t secure_version;
-    uint8_t spi_mode;          /* default 2 (DIO) */
+    uint8_t spi_mode;  /* default 2 (DIO); 0 means the default unless spi_mode_set */
+    bool spi_mode_set; /* use spi_mode as given, so that 0 (QIO) can be asked for */
     uint8_t spi_speed;
-    uint8_t spi_size;          /* default 2 (4 MB) */
-    uint32_t entry_addr;       /* 0: chip default */
+    uint8_t spi_size;    /* default 2 (4 MB) */
+    uint32_t entry_addr; /* 0: chip default */
     uint16_t min_chip_rev_full;
-    uint16_t max_chip_rev_full; /* 0: chip default */
-    const uint8_t *app_elf_sha256; /* 32 bytes or NULL */
+    uint16_t max_chip_rev_full;                  /* 0: chip default */
+    const uint8_t *app_elf_sha256;               /* 32 bytes or NULL */
     const atota_image_build_segment_t *segments; /* after the descriptor segment */
-    unsigned segment_count;    /* at most 15 */
+    unsigned segment_count;                      /* at most 15 */
 } atota_image_build_opts_t;
 
 /* Size of the image atota_image_build would produce, or 0 if the options are invalid. */

@@ -99,8 +99,7 @@ static atota_err_t parse_table(const char *name, const char *file, const char *t
                                atota_partition_table_t *table, atota_diag_t *diag)
 {
     if (!text)
-        return atota_diag_set(diag, ATOTA_ERR_PROFILE_UNKNOWN, "profile %s has no %s", name,
-                              file);
+        return atota_diag_set(diag, ATOTA_ERR_PROFILE_UNKNOWN, "profile %s has no %s", name, file);
     atota_partition_opts_t opts = {.table_offset = table_offset, .flash_size = flash_size};
     atota_diag_t inner = {{0}};
     atota_err_t err = atota_partition_table_parse_csv(text, strlen(text), &opts, table, &inner);
@@ -127,8 +126,8 @@ atota_err_t atota_profile_load(const char *name, atota_profile_t *p, atota_diag_
     uint32_t rollback = 0;
     atota_err_t err;
     if ((err = conf_number(name, conf, "flash_size", &p->flash_size, diag)) ||
-        (err = conf_number(name, conf, "partition_table_offset", &p->partition_table_offset,
-                           diag)) ||
+        (err =
+             conf_number(name, conf, "partition_table_offset", &p->partition_table_offset, diag)) ||
         (err = conf_number(name, conf, "at_customize_offset", &p->at_customize_offset, diag)) ||
         (err = conf_number(name, conf, "rollback", &rollback, diag)))
         return err;
@@ -162,8 +161,7 @@ atota_err_t atota_profile_load(const char *name, atota_profile_t *p, atota_diag_
             return atota_diag_set(diag, ATOTA_ERR_PT_INVALID,
                                   "profile %s: at_customize partition '%s' (0x%x, 0x%x) is "
                                   "outside the at_customize region (0x%x, 0x%x)",
-                                  name, e->name, e->offset, e->size, region->offset,
-                                  region->size);
+                                  name, e->name, e->offset, e->size, region->offset, region->size);
     }
     return ATOTA_OK;
 }

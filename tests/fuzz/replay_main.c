@@ -5,6 +5,7 @@
  * in every `make test`; the sanitizers turn any memory error into a failure, and the targets
  * abort() when two of their paths disagree.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
