@@ -1,8 +1,8 @@
 /*
  * The OTA data partition (esp-idf-formats.md §5): two 32-byte esp_ota_select_entry_t copies, one
- * per 4 KB sector, the CRC variant, choosing the active copy, slot mapping, and the writes IDF makes
- * (§5.5), each safe against power loss: a switch always writes the copy that is not active, so a
- * cut at any point leaves the old active copy in charge.
+ * per 4 KB sector, the CRC variant, choosing the active copy, slot mapping, and the writes IDF
+ * makes (§5.5), each safe against power loss: a switch always writes the copy that is not active,
+ * so a cut at any point leaves the old active copy in charge.
  */
 #ifndef ATOTA_CORE_FMT_OTADATA_H
 #define ATOTA_CORE_FMT_OTADATA_H
@@ -56,13 +56,19 @@ unsigned atota_otadata_slot(uint32_t seq, unsigned slot_count);
 atota_err_t atota_otadata_read(const atota_flash_t *flash, uint32_t offset,
                                atota_otadata_entry_t e[2]);
 
-/* rewrite_ota_seq: erases sector `copy` (0 or 1) of the partition and writes the entry there. */
+/* rewrite_ota_seq / the bootloader's write_otadata: erases sector `copy` (0 or 1) of the partition
+ * and writes the entry there exactly as given (the CRC is not recomputed: the bootloader's
+ * PENDING_VERIFY -> ABORTED write keeps the one it read). ATOTA_ERR_INVALID_ARG for another copy.
+ */
 atota_err_t atota_otadata_write_copy(const atota_flash_t *flash, uint32_t offset, int copy,
                                      const atota_otadata_entry_t *e);
 
 /* esp_rewrite_ota_data (v5.5 semantics, §5.5): makes OTA slot `slot` (of slot_count contiguous
  * slots) the boot slot, writing the copy that is not active with the smallest seq >= the active
- * one that maps to the slot, state NEW when rollback is enabled else UNDEFINED. */
+ * one that maps to the slot, state NEW when rollback is enabled else UNDEFINED; seq_label is kept
+ * from what that copy held, as IDF does. ATOTA_ERR_NO_OTA_SLOT when slot >= slot_count (or
+ * slot_count is 0 or > 16); ATOTA_ERR_STATE when the new seq would reach 0xFFFFFFFF (the empty
+ * marker; IDF would write it and lose the switch). */
 atota_err_t atota_otadata_set_boot_slot(const atota_flash_t *flash, uint32_t offset, unsigned slot,
                                         unsigned slot_count, bool rollback_enabled);
 

@@ -27,15 +27,15 @@ typedef struct {
 } atota_boot_opts_t;
 
 typedef struct {
-    int index;                  /* OTA slot number, ATOTA_BOOT_FACTORY or ATOTA_BOOT_TEST */
+    int index; /* OTA slot number, ATOTA_BOOT_FACTORY or ATOTA_BOOT_TEST; -99 when none boots */
     atota_partition_t partition; /* the app partition that boots */
-    atota_app_desc_t app_desc;  /* its descriptor (zeroed if it has none) */
-    int otadata_copy;           /* the copy that chose it, -1 if none did */
-    int active_copy;            /* the copy select() found active, -1 if none (even on fallback) */
-    int selected_index;         /* where the search started: the slot otadata chose, or
-                                   ATOTA_BOOT_FACTORY (§7 get_selected_boot_partition) */
-    unsigned otadata_writes;    /* otadata sectors written (or that would be, in a dry run) */
-    char reason[256];           /* why, in one line, for people */
+    atota_app_desc_t app_desc;   /* its descriptor (zeroed if it has none) */
+    int otadata_copy;            /* the copy that chose it, -1 if none did */
+    int active_copy;             /* the copy select() found active, -1 if none (even on fallback) */
+    int selected_index;          /* where the search started: the slot otadata chose, or
+                                    ATOTA_BOOT_FACTORY (§7 get_selected_boot_partition) */
+    unsigned otadata_writes;     /* otadata sectors written (or that would be, in a dry run) */
+    char reason[256];            /* why, in one line, for people */
 } atota_boot_result_t;
 
 /* Runs the bootloader's selection over a flash holding `table` (the primary partition table).
