@@ -5,7 +5,7 @@ TEST_BUILD  ?= build-test
 FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MODULE      ?= esp32-wroom-32
-C_SOURCES    = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+C_SOURCES    = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build run test fuzz bench format format-check clean
 

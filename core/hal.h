@@ -46,8 +46,8 @@ static inline atota_err_t atota_flash_read(const atota_flash_t *f, uint32_t addr
     return f->ops->read(f->ctx, addr, buf, len);
 }
 
-static inline atota_err_t atota_flash_write(const atota_flash_t *f, uint32_t addr,
-                                            const void *data, uint32_t len)
+static inline atota_err_t atota_flash_write(const atota_flash_t *f, uint32_t addr, const void *data,
+                                            uint32_t len)
 {
     return f->ops->write(f->ctx, addr, data, len);
 }

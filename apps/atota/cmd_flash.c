@@ -22,8 +22,7 @@ static const char info_usage[] =
 
 /* Reads and verifies an image file for a partition; the caller frees *data. */
 static int load_image(const char *path, const atota_profile_t *profile,
-                      const atota_partition_t *part, bool bootloader, uint8_t **data,
-                      size_t *len)
+                      const atota_partition_t *part, bool bootloader, uint8_t **data, size_t *len)
 {
     atota_diag_t diag = {{0}};
     atota_err_t err = cli_read_file(path, 16u << 20, data, len, &diag);
@@ -143,9 +142,12 @@ static int build_flash(const struct create_args *a, const atota_profile_t *profi
 static int flash_create(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"module", required_argument, 0, 'm'}, {"app", required_argument, 0, 'a'},
-        {"ota1", required_argument, 0, '1'},   {"bootloader", required_argument, 0, 'b'},
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {"module", required_argument, 0, 'm'},
+        {"app", required_argument, 0, 'a'},
+        {"ota1", required_argument, 0, '1'},
+        {"bootloader", required_argument, 0, 'b'},
+        {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct create_args a = {0};
@@ -153,13 +155,26 @@ static int flash_create(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:a:b:o:h", options, NULL)) != -1) {
         switch (c) {
-        case 'm': a.module = optarg; break;
-        case 'a': a.app = optarg; break;
-        case '1': a.ota1 = optarg; break;
-        case 'b': a.bootloader = optarg; break;
-        case 'o': a.out = optarg; break;
-        case 'h': printf("usage: %s\n", create_usage); return CLI_EXIT_OK;
-        default: return cli_usage_error(create_usage, "bad option");
+        case 'm':
+            a.module = optarg;
+            break;
+        case 'a':
+            a.app = optarg;
+            break;
+        case '1':
+            a.ota1 = optarg;
+            break;
+        case 'b':
+            a.bootloader = optarg;
+            break;
+        case 'o':
+            a.out = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n", create_usage);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(create_usage, "bad option");
         }
     }
     if (!a.module || !a.app || !a.out || optind != argc)
@@ -177,8 +192,8 @@ static int flash_create(int argc, char **argv)
     atota_flash_sim_opts_t sopts = {.size = profile->flash_size, .strict = true};
     atota_flash_sim_t *sim = NULL;
     err = atota_flash_sim_open(&sopts, &sim, &diag);
-    int rc = err ? cli_error(NULL, "%s", atota_diag_text(&diag, err))
-                 : build_flash(&a, profile, sim);
+    int rc =
+        err ? cli_error(NULL, "%s", atota_diag_text(&diag, err)) : build_flash(&a, profile, sim);
     if (rc == CLI_EXIT_OK) {
         err = cli_write_file(a.out, atota_flash_sim_data(sim), profile->flash_size, &diag);
         if (err)
@@ -319,7 +334,8 @@ static void show_subtable(struct flash_view *v, const atota_partition_t *p)
 {
     uint8_t buf[ATOTA_PT_BIN_SIZE];
     atota_partition_table_t *sub = malloc(sizeof *sub);
-    if (!sub || p->offset >= v->file_size || atota_flash_read(v->flash, p->offset, buf, sizeof buf)) {
+    if (!sub || p->offset >= v->file_size ||
+        atota_flash_read(v->flash, p->offset, buf, sizeof buf)) {
         free(sub);
         return;
     }
@@ -334,8 +350,8 @@ static void show_subtable(struct flash_view *v, const atota_partition_t *p)
             const atota_partition_t *e = &sub->entries[i];
             char tb[8], sb[8];
             printf("      %-16s %-6s %-10s 0x%06x 0x%06x\n", e->name,
-                   type_text(e->type, tb, sizeof tb), subtype_text(e->type, e->subtype, sb, sizeof sb),
-                   e->offset, e->size);
+                   type_text(e->type, tb, sizeof tb),
+                   subtype_text(e->type, e->subtype, sb, sizeof sb), e->offset, e->size);
         }
     }
     free(sub);
@@ -364,8 +380,10 @@ static void show_otadata(struct flash_view *v, const atota_partition_t *p)
 static int flash_info(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"pt-offset", required_argument, 0, 'p'}, {"chip", required_argument, 0, 'c'},
-        {"no-rollback", no_argument, 0, 'n'},     {"help", no_argument, 0, 'h'},
+        {"pt-offset", required_argument, 0, 'p'},
+        {"chip", required_argument, 0, 'c'},
+        {"no-rollback", no_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct flash_view v = {.pt_offset = ATOTA_PT_OFFSET_DEFAULT};
@@ -383,9 +401,14 @@ static int flash_info(int argc, char **argv)
             if (!(v.chip = atota_chip_by_target(optarg)))
                 return cli_usage_error(info_usage, "unknown chip '%s'", optarg);
             break;
-        case 'n': rollback = false; break;
-        case 'h': printf("usage: %s\n", info_usage); return CLI_EXIT_OK;
-        default: return cli_usage_error(info_usage, "bad option");
+        case 'n':
+            rollback = false;
+            break;
+        case 'h':
+            printf("usage: %s\n", info_usage);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(info_usage, "bad option");
         }
     }
     if (optind != argc - 1)
@@ -413,7 +436,8 @@ static int flash_info(int argc, char **argv)
         return cli_error(v.path, "%s", atota_diag_text(&diag, err));
     }
     printf("Flash image: %s, %u bytes%s\n", v.path, v.file_size,
-           v.file_size < v.flash->size ? " (shorter than the flash: the rest reads as erased)" : "");
+           v.file_size < v.flash->size ? " (shorter than the flash: the rest reads as erased)"
+                                       : "");
     show_bootloader(&v);
     printf("Partition table at 0x%x: %u partitions, MD5 row %s\n", v.pt_offset, v.table.count,
            v.table.has_md5 ? "yes" : "no");
@@ -434,9 +458,8 @@ static int flash_info(int argc, char **argv)
             show_subtable(&v, p);
     }
 
-    atota_boot_opts_t bopts = {.rollback_enabled = rollback,
-                               .chip_id = v.chip ? v.chip->id : 0,
-                               .dry_run = true};
+    atota_boot_opts_t bopts = {
+        .rollback_enabled = rollback, .chip_id = v.chip ? v.chip->id : 0, .dry_run = true};
     atota_boot_result_t *res = calloc(1, sizeof *res);
     int rc = CLI_EXIT_OK;
     if (!res) {

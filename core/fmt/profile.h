@@ -24,13 +24,13 @@ typedef struct {
 extern const atota_profile_file_t atota_profile_files[];
 
 typedef struct {
-    char name[32];                   /* the directory name: "esp32-wroom-32" */
-    char module_name[32];            /* ESP-AT's module name: "WROOM-32" */
+    char name[32];        /* the directory name: "esp32-wroom-32" */
+    char module_name[32]; /* ESP-AT's module name: "WROOM-32" */
     const atota_chip_t *chip;
     uint32_t flash_size;
-    uint32_t partition_table_offset; /* where partitions_at.bin goes */
-    uint32_t at_customize_offset;    /* where at_customize.bin goes */
-    bool rollback_enabled;           /* CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE */
+    uint32_t partition_table_offset;      /* where partitions_at.bin goes */
+    uint32_t at_customize_offset;         /* where at_customize.bin goes */
+    bool rollback_enabled;                /* CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE */
     atota_partition_table_t partitions;   /* partitions_at.csv, parsed (no MD5 row, as ESP-AT) */
     atota_partition_table_t at_customize; /* at_customize.csv, parsed (with MD5 row) */
 } atota_profile_t;

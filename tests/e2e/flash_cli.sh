@@ -51,7 +51,7 @@ expect_grep "$TMP/stderr" 'v1-esp32c3.bin: not a valid app image for ESP32'
 [ ! -e "$TMP/bad.flash" ] || fail "a flash file was written for a wrong-chip app"
 expect_fail "$ATOTA" flash create --module nosuch --app "$TMP/v1-esp32.bin" -o "$TMP/bad.flash"
 expect_grep "$TMP/stderr" "unknown module profile 'nosuch'"
-head -c 1000 "$TMP/v1-esp32.bin" >"$TMP/trunc.bin"
+head -c $(($(stat -c %s "$TMP/v1-esp32.bin") - 40)) "$TMP/v1-esp32.bin" >"$TMP/trunc.bin"
 expect_fail "$ATOTA" flash create --module esp32-wroom-32 --app "$TMP/trunc.bin" -o "$TMP/bad.flash"
 expect_grep "$TMP/stderr" 'trunc.bin: not a valid app image'
 [ ! -e "$TMP/bad.flash" ] || fail "a flash file was written for a truncated app"

@@ -15,10 +15,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_FILE     (4u << 20)
-#define SMALL_FILE   (64u << 10)
-#define MUTATIONS    300 /* per small file */
-#define MUTATIONS_BIG 12 /* per file over SMALL_FILE: each run hashes the whole image */
+#define MAX_FILE      (4u << 20)
+#define SMALL_FILE    (64u << 10)
+#define MUTATIONS     300 /* per small file */
+#define MUTATIONS_BIG 12  /* per file over SMALL_FILE: each run hashes the whole image */
 
 static unsigned long files, inputs;
 static uint32_t rng_state = 0x2545F491u;
@@ -51,8 +51,9 @@ static void mutate_and_run(const uint8_t *orig, size_t size, uint8_t *buf)
         break;
     case 1: /* a boundary word */
         if (window >= 4) {
-            static const uint32_t words[] = {0, 1, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF,
-                                             0x1000000, 0x10000, 0xFFFFFFFC, 0x3F400020};
+            static const uint32_t words[] = {0,          1,          0xFF,      0xFFFF,
+                                             0x7FFFFFFF, 0xFFFFFFFF, 0x1000000, 0x10000,
+                                             0xFFFFFFFC, 0x3F400020};
             uint32_t w = words[rng() % (sizeof words / sizeof words[0])];
             memcpy(buf + (rng() % (window - 3)), &w, 4);
         }
@@ -121,7 +122,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: no input files found\n", argv[0]);
         return 1;
     }
-    printf("fuzz replay: %lu inputs (%lu files and their mutations), no failures\n", inputs,
-           files);
+    printf("fuzz replay: %lu inputs (%lu files and their mutations), no failures\n", inputs, files);
     return 0;
 }

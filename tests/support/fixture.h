@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "support/check.h"
+
 #include "core/fmt/image.h"
 #include "core/fmt/otadata.h"
 #include "core/fmt/partition.h"
@@ -50,30 +52,6 @@ static inline uint64_t fx_mutating_ops(const atota_flash_sim_t *sim)
     atota_flash_sim_stats_t st;
     atota_flash_sim_get_stats(sim, &st);
     return st.mutating_ops;
-}
-
-static inline void fx_table_add(atota_partition_table_t *t, const char *name, uint8_t type,
-                                uint8_t subtype, uint32_t offset, uint32_t size)
-{
-    assert_true(t->count < ATOTA_PT_MAX_ENTRIES);
-    atota_partition_t *p = &t->entries[t->count++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->type = type;
-    p->subtype = subtype;
-    p->offset = offset;
-    p->size = size;
-}
-
-static inline const atota_partition_t *fx_table_get(const atota_partition_table_t *t,
-                                                    const char *name)
-{
-    for (unsigned i = 0; i < t->count; i++)
-        if (strcmp(t->entries[i].name, name) == 0)
-            return &t->entries[i];
-    print_error("no partition '%s' in the test table\n", name);
-    fail();
-    return NULL;
 }
 
 /* Builds an app image for `chip` with this version string; the caller frees *out. */
@@ -194,21 +172,6 @@ static inline bool fx_is_blank(const uint8_t *p, size_t len)
         if (p[i] != 0xFF)
             return false;
     return true;
-}
-
-/* Byte comparison that prints both sides in hex on a mismatch. */
-static inline void fx_expect_bytes(const char *what, const uint8_t *got, const uint8_t *want,
-                                   size_t len)
-{
-    if (memcmp(got, want, len) == 0)
-        return;
-    char g[3 * 64 + 1] = "", w[3 * 64 + 1] = "";
-    for (size_t i = 0; i < len && i < 64; i++) {
-        snprintf(g + 2 * i, 3, "%02x", got[i]);
-        snprintf(w + 2 * i, 3, "%02x", want[i]);
-    }
-    print_error("%s:\n  expected %s\n  got      %s\n", what, w, g);
-    fail();
 }
 
 #endif /* ATOTA_TESTS_SUPPORT_FIXTURE_H */

@@ -19,8 +19,7 @@ static void every_code_has_a_unique_name_and_message(void **state)
         assert_true(strlen(atota_strerror((atota_err_t)a)) > 0);
         for (int b = a + 1; b < ATOTA_ERR_COUNT; b++) {
             assert_string_not_equal(atota_err_name((atota_err_t)a), atota_err_name((atota_err_t)b));
-            assert_string_not_equal(atota_strerror((atota_err_t)a),
-                                    atota_strerror((atota_err_t)b));
+            assert_string_not_equal(atota_strerror((atota_err_t)a), atota_strerror((atota_err_t)b));
         }
     }
     assert_string_equal(atota_strerror((atota_err_t)ATOTA_ERR_COUNT), "unknown error");
@@ -45,7 +44,7 @@ static void crc32_matches_rom_and_zlib(void **state)
 {
     (void)state;
     const char *check = "123456789";
-    assert_int_equal(atota_crc32_le(0, check, 9), 0xCBF43926u);          /* standard CRC-32 */
+    assert_int_equal(atota_crc32_le(0, check, 9), 0xCBF43926u);           /* standard CRC-32 */
     assert_int_equal(atota_crc32_le(0xFFFFFFFFu, check, 9), 0xD202D277u); /* otadata variant */
 }
 

@@ -15,27 +15,7 @@
 
 #include "core/fmt/image.h"
 #include "core/util/hash.h"
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    return buf;
-}
+#include "support/check.h"
 
 /* The value text of "key: value" in the facts block (after the "raw-byte facts" line). */
 static const char *fact(const char *facts, const char *key)
@@ -130,8 +110,8 @@ static void check_vector(const char *dir, const char *name, bool bootloader)
     snprintf(path, sizeof path, "%s/%s/%s", ATOTA_VECTORS_DIR, dir, name);
     snprintf(exp_path, sizeof exp_path, "%s.expected.txt", path);
     size_t len, exp_len;
-    uint8_t *data = (uint8_t *)read_all(path, &len);
-    char *expected = read_all(exp_path, &exp_len);
+    uint8_t *data = (uint8_t *)fx_try_read_file(path, &len);
+    char *expected = fx_try_read_file(exp_path, &exp_len);
     assert_non_null(data);
     assert_non_null(expected);
     const char *facts = strstr(expected, "==== raw-byte facts");
@@ -277,7 +257,7 @@ static atota_image_info_t parse_file(const char *rel, size_t *len_out)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", ATOTA_VECTORS_DIR, rel);
     size_t len;
-    uint8_t *data = (uint8_t *)read_all(path, &len);
+    uint8_t *data = (uint8_t *)fx_try_read_file(path, &len);
     assert_non_null(data);
     atota_image_info_t info;
     assert_int_equal(atota_image_parse(data, len, NULL, &info, NULL), ATOTA_OK);

@@ -28,8 +28,8 @@ static const struct {
     const char *name, *esp_at_dir, *module_name, *target;
     uint32_t at_customize_offset, ota0, ota1, slot_size;
 } expected[] = {
-    {"esp32-c3-mini-1", "module_esp32c3_default", "MINI-1", "esp32c3", 0x1e000, 0x60000,
-     0x230000, 0x1d0000},
+    {"esp32-c3-mini-1", "module_esp32c3_default", "MINI-1", "esp32c3", 0x1e000, 0x60000, 0x230000,
+     0x1d0000},
     {"esp32-wroom-32", "module_esp32_default", "WROOM-32", "esp32", 0x20000, 0x100000, 0x280000,
      0x180000},
 };
