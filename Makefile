@@ -22,7 +22,8 @@ build: deps
 run: build
 	@bash scripts/run.sh $(BUILD)/atota $(MODULE)
 
-test: deps format-check
+# The release build too: -O2 finds warnings (-Werror) that the -O0 test build does not.
+test: deps format-check build
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DATOTA_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -496,7 +496,7 @@ atota_err_t atota_partition_table_parse_csv(const char *text, size_t len,
             i += (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') ? 2 : 1;
         if (memchr(raw.p, '\0', raw.n))
             return atota_diag_set(diag, ATOTA_ERR_PT_SYNTAX, "line %u: NUL byte in the CSV", line);
-        size_t n;
+        size_t n = 0;
         atota_err_t err = expand_vars(raw, opts, line, buf, &n, unknown, diag);
         if (err)
             return err;
