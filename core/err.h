@@ -50,7 +50,17 @@
     X(ATOTA_ERR_FLASH_NOT_ERASED, "flash write onto bytes that are not erased")                    \
     X(ATOTA_ERR_FLASH_POWER_CUT, "power cut: flash is not powered")                                \
     /* module profiles (core/fmt/profile) */                                                       \
-    X(ATOTA_ERR_PROFILE_UNKNOWN, "unknown module profile")
+    X(ATOTA_ERR_PROFILE_UNKNOWN, "unknown module profile")                                         \
+    /* firmware-configuration block (core/fmt/fwconfig) */                                         \
+    X(ATOTA_ERR_FWCONFIG, "invalid firmware-configuration block")                                  \
+    /* NVS (core/fmt/nvs) */                                                                       \
+    X(ATOTA_ERR_NVS_NOT_FOUND, "no such key in NVS")                                               \
+    X(ATOTA_ERR_NVS_FULL, "NVS partition is full")                                                 \
+    X(ATOTA_ERR_NVS_CORRUPT, "NVS data is corrupt")                                                \
+    X(ATOTA_ERR_NVS_TYPE, "NVS value has another type")                                            \
+    /* AT engine and module (core/at, core/cmd) */                                                 \
+    X(ATOTA_ERR_AT_BUSY, "a command is still running")                                             \
+    X(ATOTA_ERR_AT_PARAM, "invalid AT command parameter")
 
 typedef enum {
 #define ATOTA_ERR_ENUM(name, msg) name,

@@ -1,0 +1,117 @@
+/*
+ * One simulated ESP-AT module: its flash (the whole persistent state), what booted from it, the
+ * running firmware's configuration, the settings in its NVS, the volatile state of its commands,
+ * and the AT engine that reaches them. The host program (apps/atota-sim) provides a port
+ * (atota_module_host_t): time, a log, and a way to restart. Everything here is portable core
+ * code; a reboot is atota_module_boot() again over the same flash.
+ *
+ * Command tables live in core/cmd/cmd_<group>.c and are registered by atota_module_boot():
+ *   cmd_system.c  AT, ATE0, ATE1, AT+RST, AT+GMR, AT+CMD?, AT+SYSLOG, AT+RESTORE, AT+SYSROLLBACK,
+ *                 AT+SYSFLASH, AT+UART_CUR, AT+UART_DEF, AT+SYSMSG, AT+SYSSTORE, AT+RFPOWER
+ *   cmd_wifi.c    AT+CWMODE, AT+CWDHCP, AT+CWAUTOCONN, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
+ *                 AT+CIPSTA?, AT+CIPAP?, AT+CIPSTAMAC?, AT+CIPAPMAC?, AT+CIFSR, AT+CIPMUX,
+ *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?
+ * Later issues add cmd_userota.c, cmd_ciupdate.c, cmd_webserver.c.
+ */
+#ifndef ATOTA_CORE_CMD_MODULE_H
+#define ATOTA_CORE_CMD_MODULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/at/at.h"
+#include "core/cmd/wifi.h"
+#include "core/err.h"
+#include "core/fmt/fwconfig.h"
+#include "core/fmt/nvs.h"
+#include "core/fmt/partition.h"
+#include "core/fmt/profile.h"
+#include "core/hal.h"
+#include "core/ota/boot.h"
+
+typedef struct {
+    void *ctx;
+    /* Monotonic milliseconds. */
+    uint64_t (*now_ms)(void *ctx);
+    /* One line for the simulator's own log (not the AT port), without a newline. */
+    void (*log)(void *ctx, const char *line);
+    /* Bytes for the AT port. */
+    void (*write)(void *ctx, const void *data, size_t len);
+    /* Asks for a restart once the output written so far has drained (AT+RST, AT+SYSROLLBACK,
+     * AT+RESTORE, the end of an OTA). The host then calls atota_module_boot() again. */
+    void (*restart)(void *ctx);
+    /* The UART's baud rate and framing changed (AT+UART_CUR/DEF); may be NULL. */
+    void (*set_uart)(void *ctx, uint32_t baud, unsigned data_bits, unsigned stop_bits,
+                     unsigned parity, unsigned flow);
+} atota_module_host_t;
+
+typedef struct {
+    const char *profile_name;   /* module profile ("esp32-wroom-32"): chip, layout defaults */
+    const atota_wifi_ap_t *aps; /* the virtual access points (--ap); NULL/0: the default one */
+    unsigned ap_count;
+    uint16_t chip_rev; /* major*100+minor, default 300 on ESP32 */
+} atota_module_opts_t;
+
+/* UART settings as AT+UART_CUR/AT+UART_DEF report them. */
+typedef struct {
+    uint32_t baud;
+    uint8_t data_bits, stop_bits, parity, flow;
+} atota_uart_cfg_t;
+
+/* Settings kept in NVS across reboots (with AT+SYSSTORE=1, ESP-AT's default) and cleared by
+ * AT+RESTORE. Volatile copies of them live in the module. */
+typedef struct {
+    atota_uart_cfg_t uart_def;
+    uint32_t sysmsg;
+    uint8_t sysstore;
+    int8_t rfpower[4]; /* wifi, ble, ble adv, ble scan; -1 = not given */
+} atota_sys_settings_t;
+
+typedef struct atota_module {
+    const atota_module_host_t *host;
+    const atota_flash_t *flash;
+    atota_module_opts_t opts;
+    atota_profile_t profile;
+    /* what is on the flash: the primary table, at_customize.bin (empty when absent) */
+    atota_partition_table_t table;
+    atota_partition_table_t at_customize;
+    uint32_t at_customize_offset;
+    /* what booted */
+    atota_boot_result_t boot;
+    atota_fwconfig_t config; /* the running image's block, or ESP-AT's defaults */
+    /* settings */
+    atota_nvs_t nvs;
+    bool nvs_ok; /* false when the nvs partition is missing or unreadable: settings stay volatile */
+    atota_sys_settings_t sys;
+    atota_uart_cfg_t uart_cur;
+    /* the Wi-Fi and TCP/IP state (core/cmd/wifi.h) */
+    atota_wifi_t wifi;
+    /* the AT port */
+    atota_at_t at;
+    unsigned boots; /* how many times atota_module_boot ran in this process */
+} atota_module_t;
+
+/* Boots the module from its flash: reads the partition tables, runs the bootloader's selection
+ * (writing otadata as the real one does), reads the running app's descriptor and firmware
+ * configuration, opens NVS and loads the settings, registers the commands, marks a
+ * PENDING_VERIFY app valid (ESP-AT's esp_at_init, esp-at-ota.md §6) and writes "\r\nready\r\n".
+ * Returns ATOTA_ERR_NO_BOOTABLE_APP when nothing can boot (a real module then resets forever), or
+ * a flash error (a power cut). m is (re)initialised; flash and host must outlive it. */
+atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
+                              const atota_module_host_t *host, const atota_module_opts_t *opts,
+                              atota_diag_t *diag);
+
+/* Bytes from the UART. */
+void atota_module_feed(atota_module_t *m, const void *data, size_t len);
+
+/* Runs timers (a pending Wi-Fi join, a scan); the host calls it every few milliseconds. */
+void atota_module_poll(atota_module_t *m);
+
+/* Stores the settings (m->sys, Wi-Fi's saved station) in NVS if AT+SYSSTORE allows. */
+atota_err_t atota_module_save_settings(atota_module_t *m);
+
+/* Command tables, registered by atota_module_boot. */
+atota_err_t atota_cmd_system_register(atota_module_t *m);
+atota_err_t atota_cmd_wifi_register(atota_module_t *m);
+
+#endif /* ATOTA_CORE_CMD_MODULE_H */
