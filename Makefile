@@ -18,9 +18,9 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATOTA_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Builds a flash image for a module with a demo firmware and shows what is in it.
+# Builds a demo firmware and a flash image for a module, boots atota-sim on it and talks to it.
 run: build
-	@bash scripts/run.sh $(BUILD)/atota $(MODULE)
+	@bash scripts/run.sh $(BUILD) $(MODULE)
 
 # The release build too: -O2 finds warnings (-Werror) that the -O0 test build does not.
 test: deps format-check build

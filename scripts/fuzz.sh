@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target in BUILD for SECONDS each, seeded with the shared vectors.
+# Runs every libFuzzer target in BUILD for SECONDS each, seeded with the shared vectors and with
+# tests/fuzz/seeds/<target>/ when it exists.
 # Fails if any target finds a crash, a leak or a sanitizer error.
 set -euo pipefail
 build=$1
@@ -12,9 +13,11 @@ for fuzzer in "$build"/tests/fuzz/fuzz_*; do
     name=$(basename "$fuzzer")
     corpus="$build/corpus/$name"
     mkdir -p "$corpus"
+    seeds=()
+    [ -d "$root/tests/fuzz/seeds/$name" ] && seeds=("$root/tests/fuzz/seeds/$name")
     echo "== $name: ${seconds}s"
     if ! "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-        -artifact_prefix="$build/$name-" "$corpus" "$vectors" >"$build/$name.log" 2>&1; then
+        -artifact_prefix="$build/$name-" "$corpus" "${seeds[@]}" "$vectors" >"$build/$name.log" 2>&1; then
         echo "!! $name found a problem; see $build/$name.log"
         tail -n 30 "$build/$name.log"
         status=1

@@ -11,6 +11,7 @@
 #include "core/fmt/partition.h"
 #include "core/fmt/profile.h"
 #include "core/ota/boot.h"
+#include "core/ota/flash_layout.h"
 #include "port/posix/flash_sim.h"
 
 static const char create_usage[] =
@@ -20,123 +21,41 @@ static const char info_usage[] =
 
 /* ---- flash create ---------------------------------------------------------------------------*/
 
-/* Reads and verifies an image file for a partition; the caller frees *data. */
-static int load_image(const char *path, const atota_profile_t *profile,
-                      const atota_partition_t *part, bool bootloader, uint8_t **data, size_t *len)
-{
-    atota_diag_t diag = {{0}};
-    atota_err_t err = cli_read_file(path, 16u << 20, data, len, &diag);
-    if (err)
-        return cli_error(path, "%s", atota_diag_text(&diag, err));
-    atota_image_opts_t opts = {
-        .check_chip = true,
-        .chip_id = profile->chip->id,
-        .max_len = part->size,
-        .flash_offset = part->offset,
-        .bootloader = bootloader,
-    };
-    atota_image_info_t info;
-    err = atota_image_parse(*data, *len, &opts, &info, &diag);
-    if (err) {
-        free(*data);
-        *data = NULL;
-        return cli_error(path, "not a valid %s image for %s (%s, partition '%s' of 0x%x bytes): %s",
-                         bootloader ? "bootloader" : "app", profile->chip->name, profile->name,
-                         part->name, part->size, atota_diag_text(&diag, err));
-    }
-    if (*len > part->size) { /* trailing bytes past the image that would not fit */
-        free(*data);
-        *data = NULL;
-        return cli_error(path, "file is %zu bytes, larger than partition '%s' (0x%x bytes)", *len,
-                         part->name, part->size);
-    }
-    return CLI_EXIT_OK;
-}
-
-/* Writes bytes into the simulated flash, erasing the sectors they need first. */
-static atota_err_t program(const atota_flash_t *flash, uint32_t offset, const void *data,
-                           size_t len, atota_diag_t *diag)
-{
-    uint32_t start = offset & ~(ATOTA_FLASH_SECTOR_SIZE - 1);
-    uint32_t end = (uint32_t)((offset + len + ATOTA_FLASH_SECTOR_SIZE - 1) &
-                              ~(size_t)(ATOTA_FLASH_SECTOR_SIZE - 1));
-    atota_err_t err = atota_flash_erase(flash, start, end - start);
-    if (!err)
-        err = atota_flash_write(flash, offset, data, (uint32_t)len);
-    if (err)
-        return atota_diag_set(diag, err, "cannot program 0x%x bytes at 0x%x: %s", (unsigned)len,
-                              offset, atota_strerror(err));
-    return ATOTA_OK;
-}
-
 struct create_args {
     const char *module, *app, *ota1, *bootloader, *out;
 };
 
+/* Reads the image files and lays the flash out (core/ota/flash_layout.c checks them against the
+ * profile before anything is written). */
 static int build_flash(const struct create_args *a, const atota_profile_t *profile,
                        atota_flash_sim_t *sim)
 {
-    const atota_flash_t *flash = atota_flash_sim_flash(sim);
-    const atota_partition_t *slots[16];
-    unsigned nslots = atota_boot_ota_slots(&profile->partitions, slots);
-    const atota_partition_t *factory = atota_partition_find_type(
-        &profile->partitions, ATOTA_PT_TYPE_APP, ATOTA_PT_SUBTYPE_APP_FACTORY);
-    const atota_partition_t *first = nslots ? slots[0] : factory;
-    if (!first)
-        return cli_error(a->module, "profile has no app partition");
-    if (a->ota1 && nslots < 2)
-        return cli_error(a->module, "profile has no ota_1 partition for --ota1");
-
+    const char *paths[3] = {a->app, a->ota1, a->bootloader};
+    atota_flash_layout_t layout;
+    memset(&layout, 0, sizeof layout);
+    atota_flash_layout_image_t *imgs[3] = {&layout.app, &layout.ota1, &layout.bootloader};
+    uint8_t *data[3] = {NULL, NULL, NULL};
     atota_diag_t diag = {{0}};
-    uint8_t buf[ATOTA_PT_BIN_SIZE];
-    atota_err_t err;
-
-    if (a->bootloader) {
-        /* The bootloader area runs from the chip's bootloader offset to the partition table. */
-        atota_partition_t area = {.name = "bootloader",
-                                  .offset = profile->chip->bootloader_offset,
-                                  .size = profile->partition_table_offset -
-                                          profile->chip->bootloader_offset};
-        uint8_t *data;
-        size_t len;
-        int rc = load_image(a->bootloader, profile, &area, true, &data, &len);
-        if (rc)
-            return rc;
-        err = program(flash, area.offset, data, len, &diag);
-        free(data);
-        if (err)
-            return cli_error(a->out, "%s", atota_diag_text(&diag, err));
-    }
-
-    /* partitions_at.bin, without an MD5 row, as ESP-AT builds it (esp-at-ota.md §5.1). */
-    if ((err = atota_partition_table_write_bin(&profile->partitions, buf, &diag)) ||
-        (err = program(flash, profile->partition_table_offset, buf, sizeof buf, &diag)))
-        return cli_error(a->module, "partition table: %s", atota_diag_text(&diag, err));
-
-    /* at_customize.bin at the start of the at_customize partition (esp-at-ota.md §5.2); its
-     * sub-partitions stay erased, as after `AT+SYSFLASH=0,...`. */
-    if ((err = atota_partition_table_write_bin(&profile->at_customize, buf, &diag)) ||
-        (err = program(flash, profile->at_customize_offset, buf, sizeof buf, &diag)))
-        return cli_error(a->module, "at_customize table: %s", atota_diag_text(&diag, err));
-
-    /* otadata stays erased, as ESP-IDF's ota_data_initial.bin: the bootloader then boots ota_0
-     * and records seq 1 (esp-idf-formats.md §7, set_actual_ota_seq). */
-    const char *images[2] = {a->app, a->ota1};
-    const atota_partition_t *targets[2] = {first, nslots > 1 ? slots[1] : NULL};
-    for (int i = 0; i < 2; i++) {
-        if (!images[i])
+    int rc = CLI_EXIT_OK;
+    for (int i = 0; i < 3 && rc == CLI_EXIT_OK; i++) {
+        if (!paths[i])
             continue;
-        uint8_t *data;
         size_t len;
-        int rc = load_image(images[i], profile, targets[i], false, &data, &len);
-        if (rc)
-            return rc;
-        err = program(flash, targets[i]->offset, data, len, &diag);
-        free(data);
+        atota_err_t err = cli_read_file(paths[i], 16u << 20, &data[i], &len, &diag);
         if (err)
-            return cli_error(a->out, "%s", atota_diag_text(&diag, err));
+            rc = cli_error(paths[i], "%s", atota_diag_text(&diag, err));
+        else
+            *imgs[i] = (atota_flash_layout_image_t){data[i], len, paths[i]};
     }
-    return CLI_EXIT_OK;
+    if (rc == CLI_EXIT_OK) {
+        atota_err_t err =
+            atota_flash_layout_write(atota_flash_sim_flash(sim), profile, &layout, &diag);
+        if (err)
+            rc = cli_error(NULL, "%s", atota_diag_text(&diag, err));
+    }
+    for (int i = 0; i < 3; i++)
+        free(data[i]);
+    return rc;
 }
 
 static int flash_create(int argc, char **argv)

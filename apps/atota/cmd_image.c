@@ -1,7 +1,9 @@
 /*
  * `atota image info` prints what esptool v5.3.1 `image-info` prints (ET:esptool/cmds.py
  * _print_image_info), plus a Secure Boot section, and exits 0 only for a valid image.
- * `atota image create` builds a valid app image with atota_image_build.
+ * `atota image create` builds a valid app image with atota_image_build, with a
+ * firmware-configuration block (core/fmt/fwconfig.h) when --config is given; `image info` shows
+ * that block after everything else, and nothing more for an image without one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 
 #include "apps/atota/cli.h"
+#include "core/fmt/fwconfig.h"
 #include "core/fmt/image.h"
 #include "core/util/hash.h"
 
@@ -16,7 +19,7 @@
 #define CREATE_USAGE                                                                               \
     "atota image create -o OUT [--chip esp32] [--version V] [--project P] [--idf-ver I] "          \
     "[--date D] [--time T] [--secure-version N] [--payload FILE] [--flash-mode dio] "              \
-    "[--flash-size 4MB] [--min-rev N] [--max-rev N]"
+    "[--flash-size 4MB] [--min-rev N] [--max-rev N] [--config KEY=VALUE]..."
 #define MAX_FILE_LEN (64u << 20)
 
 /* esptool FLASH_SIZES (ESP32ROM, inherited by every chip here): size nibble -> name. */
@@ -227,6 +230,36 @@ static void print_info(const char *prefix, const atota_chip_t *chip, const uint8
     }
 }
 
+/* Our own section: the firmware-configuration block, when the image carries one. Returns the
+ * block's error (the image is otherwise valid), ATOTA_OK when it is fine or absent. */
+static atota_err_t print_fwconfig(const uint8_t *data, size_t len, const atota_image_info_t *info,
+                                  atota_diag_t *diag)
+{
+    atota_fwconfig_t c;
+    unsigned seg = 0;
+    atota_err_t err = atota_fwconfig_find(data, len, info, &c, &seg, diag);
+    if (err == ATOTA_OK && !c.present)
+        return ATOTA_OK; /* no block: the report stays what esptool prints */
+    printf("\n");
+    print_title("Firmware configuration");
+    if (err) {
+        printf("Invalid: %s\n", atota_diag_text(diag, err));
+        return err;
+    }
+    const atota_image_segment_t *s = &info->segments[seg];
+    printf("Block: segment %u, file offset 0x%x, %u bytes, version 1\n", seg,
+           s->header_offset + ATOTA_IMAGE_SEG_HEADER_LEN,
+           ATOTA_FWCONFIG_HEADER_LEN +
+               (unsigned)(data[s->header_offset + ATOTA_IMAGE_SEG_HEADER_LEN + 10] |
+                          data[s->header_offset + ATOTA_IMAGE_SEG_HEADER_LEN + 11] << 8));
+    for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
+        char line[ATOTA_FWCONFIG_LINE_MAX];
+        if (atota_fwconfig_line(&c, i, line, sizeof line))
+            printf("%s\n", line);
+    }
+    return ATOTA_OK;
+}
+
 static int cmd_info(int argc, char **argv)
 {
     const char *path = NULL, *target = NULL;
@@ -311,6 +344,15 @@ static int cmd_info(int argc, char **argv)
         err == ATOTA_OK || err == ATOTA_ERR_IMAGE_CHECKSUM || err == ATOTA_ERR_IMAGE_HASH;
     print_info(prefix, chip, data, len, &info, header_seen && err != ATOTA_ERR_IMAGE_MAGIC,
                segs_seen, complete);
+    if (complete && segs_seen == info.header.segment_count && !opts.bootloader) {
+        atota_diag_t cfg_diag;
+        atota_diag_clear(&cfg_diag);
+        atota_err_t cfg_err = print_fwconfig(data, len, &info, &cfg_diag);
+        if (cfg_err && !err) {
+            err = cfg_err;
+            diag = cfg_diag;
+        }
+    }
     fflush(stdout);
     free(data);
     if (err)
@@ -345,6 +387,12 @@ static int cmd_create(int argc, char **argv)
     uint32_t secure_version = 0;
     uint8_t spi_mode = 2, spi_size = 2;
     uint16_t min_rev = 0, max_rev = 0;
+    atota_fwconfig_t config;
+    atota_fwconfig_defaults(&config);
+    bool with_config = false;
+    const char *config_error = NULL; /* the first --config refused, reported after the options */
+    atota_diag_t config_diag;
+    atota_diag_clear(&config_diag);
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
@@ -372,7 +420,13 @@ static int cmd_create(int argc, char **argv)
             time_s = val;
         else if (!strcmp(opt, "--payload"))
             payload_path = val;
-        else if (!strcmp(opt, "--secure-version")) {
+        else if (!strcmp(opt, "--config")) {
+            /* a value the block refuses is invalid input (exit 1, one line), as a bad payload
+             * file is; a missing value is a malformed command line (exit 2) */
+            with_config = true;
+            if (!config_error && atota_fwconfig_set(&config, val, &config_diag))
+                config_error = val;
+        } else if (!strcmp(opt, "--secure-version")) {
             if (cli_parse_u32(val, &secure_version))
                 return cli_usage_error(CREATE_USAGE, "--secure-version: '%s' is not a number", val);
         } else if (!strcmp(opt, "--flash-mode")) {
@@ -405,6 +459,9 @@ static int cmd_create(int argc, char **argv)
     if (max_rev && min_rev > max_rev)
         return cli_usage_error(CREATE_USAGE, "--min-rev %u is above --max-rev %u", min_rev,
                                max_rev);
+    if (config_error)
+        return cli_error(NULL, "--config '%s': %s", config_error,
+                         atota_diag_text(&config_diag, ATOTA_ERR_FWCONFIG));
 
     /* __DATE__ / __TIME__ of the build: SOURCE_DATE_EPOCH when set (reproducible builds), else
      * now, in UTC. */
@@ -439,7 +496,19 @@ static int cmd_create(int argc, char **argv)
         if (err)
             return cli_error(payload_path, "%s", atota_diag_text(&diag, err));
     }
-    atota_image_build_segment_t seg = {0, payload, (uint32_t)payload_len};
+    /* The block right after the descriptor, then the payload: both in DROM (load_addr 0). */
+    uint8_t block[ATOTA_FWCONFIG_MAX_LEN];
+    size_t block_len = with_config ? atota_fwconfig_encode(&config, block, sizeof block) : 0;
+    if (with_config && !block_len) {
+        free(payload);
+        return cli_error(NULL, "--config: cannot encode the firmware-configuration block");
+    }
+    atota_image_build_segment_t segs[2];
+    unsigned seg_count = 0;
+    if (with_config)
+        segs[seg_count++] = (atota_image_build_segment_t){0, block, (uint32_t)block_len};
+    if (payload_path)
+        segs[seg_count++] = (atota_image_build_segment_t){0, payload, (uint32_t)payload_len};
     atota_image_build_opts_t o;
     memset(&o, 0, sizeof o);
     o.chip_id = chip->id;
@@ -454,10 +523,8 @@ static int cmd_create(int argc, char **argv)
     o.spi_size = spi_size;
     o.min_chip_rev_full = min_rev;
     o.max_chip_rev_full = max_rev;
-    if (payload_path) {
-        o.segments = &seg;
-        o.segment_count = 1;
-    }
+    o.segments = seg_count ? segs : NULL;
+    o.segment_count = seg_count;
     size_t size = atota_image_build_size(&o);
     uint8_t *image = size ? malloc(size) : NULL;
     size_t len = 0;
@@ -470,8 +537,8 @@ static int cmd_create(int argc, char **argv)
     free(image);
     if (err)
         return cli_error(out_path, "%s", atota_diag_text(&diag, err));
-    printf("%s: %zu bytes, %s app '%s' version '%s'\n", out_path, len, chip->name, project,
-           version);
+    printf("%s: %zu bytes, %s app '%s' version '%s'%s\n", out_path, len, chip->name, project,
+           version, with_config ? ", with a firmware-configuration block" : "");
     return CLI_EXIT_OK;
 }
 

@@ -15,7 +15,9 @@ static const char usage[] =
     "  flash create --module M --app IMAGE -o FLASH\n"
     "                             a complete flash image for a module\n"
     "  flash info FLASH           partition map, otadata, which app boots and why\n"
-    "  flash modules              the module profiles this build knows\n";
+    "  flash modules              the module profiles this build knows\n"
+    "  at --port PORT CMD...      send AT commands to a module (atota-sim or real) and print\n"
+    "                             the replies; exit 0 when every one ends in OK\n";
 
 int main(int argc, char **argv)
 {
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
         return cli_cmd_part(argc - 1, argv + 1);
     if (!strcmp(cmd, "flash"))
         return cli_cmd_flash(argc - 1, argv + 1);
+    if (!strcmp(cmd, "at"))
+        return cli_cmd_at(argc - 1, argv + 1);
     fprintf(stderr, "atota: unknown command '%s'\n%s", cmd, usage);
     return CLI_EXIT_USAGE;
 }

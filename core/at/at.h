@@ -133,6 +133,7 @@ struct atota_at {
     bool data_failed;
     /* the command running (for AT+CMD?-style introspection and busy) */
     const atota_at_cmd_t *current;
+    bool in_callback; /* a handler is running: atota_at_feed and atota_at_complete are ignored */
 };
 
 /* Starts an engine with echo on and syslog off. */
@@ -143,11 +144,13 @@ void atota_at_init(atota_at_t *at, atota_at_write_fn write, void *write_ctx);
 atota_err_t atota_at_add_table(atota_at_t *at, const atota_at_cmd_t *cmds, unsigned count,
                                void *ctx);
 
-/* Feeds bytes received on the UART. Handlers run from inside this call. */
+/* Feeds bytes received on the UART. Handlers run from inside this call; a feed from inside a
+ * handler is ignored (not re-entrant), and so is one from the write callback. */
 void atota_at_feed(atota_at_t *at, const void *data, size_t len);
 
 /* Writes bytes to the UART (for handlers: "+GMR:..." lines and the like). */
 void atota_at_write(atota_at_t *at, const void *data, size_t len);
+/* At most 512 bytes of output a call: longer output is cut. */
 void atota_at_printf(atota_at_t *at, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -164,7 +167,8 @@ void atota_at_expect_data(atota_at_t *at, size_t n, atota_at_data_handler_t fn, 
 void atota_at_set_error(atota_at_t *at, uint32_t code);
 
 /* Ends a command that returned ATOTA_AT_PENDING (or a data handler that did) with rc
- * (OK, ERROR or SILENT). Ignored when nothing is pending. */
+ * (OK, ERROR or SILENT). Ignored when nothing is pending, including from inside the handler
+ * before it returns. */
 void atota_at_complete(atota_at_t *at, atota_at_rc_t rc);
 
 /* Whether a command is running or raw data is awaited. */
@@ -174,9 +178,9 @@ bool atota_at_busy(const atota_at_t *at);
 const atota_at_cmd_t *atota_at_cmd_at(const atota_at_t *at, unsigned i);
 
 /* Parameter helpers for handlers. Each one checks the index and the kind, sets the matching
- * ESP-AT error code (PARA_NUM, PARA_TYPE, PARA_INVALID) and returns false when the parameter is
- * not acceptable, so a handler can write: if (!atota_at_int(at, p, 0, 0, 3, &mode)) return
- * ATOTA_AT_ERROR; */
+ * ESP-AT error code (PARA_NUM, PARA_TYPE, PARA_INVALID, PARA_LENGTH) and returns false when the
+ * parameter is not acceptable, so a handler can write: if (!atota_at_int(at, p, 0, 0, 3, &mode))
+ * return ATOTA_AT_ERROR; */
 bool atota_at_int(atota_at_t *at, const atota_at_params_t *p, unsigned i, int64_t min, int64_t max,
                   int64_t *out);
 /* As atota_at_int, but an omitted or missing parameter gives def. */
@@ -188,7 +192,7 @@ bool atota_at_str(atota_at_t *at, const atota_at_params_t *p, unsigned i, size_t
 /* As atota_at_str, but omitted or missing gives *out = NULL, *len = 0 and true. */
 bool atota_at_str_opt(atota_at_t *at, const atota_at_params_t *p, unsigned i, size_t max_len,
                       const char **out, size_t *len);
-/* Exactly n parameters (else PARA_NUM and false). */
+/* Between min and max parameters (else PARA_NUM and false). */
 bool atota_at_count(atota_at_t *at, const atota_at_params_t *p, unsigned min, unsigned max);
 
 #endif /* ATOTA_CORE_AT_AT_H */

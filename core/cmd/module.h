@@ -6,8 +6,10 @@
  * code; a reboot is atota_module_boot() again over the same flash.
  *
  * Command tables live in core/cmd/cmd_<group>.c and are registered by atota_module_boot():
- *   cmd_system.c  AT, ATE0, ATE1, AT+RST, AT+GMR, AT+CMD?, AT+SYSLOG, AT+RESTORE, AT+SYSROLLBACK,
- *                 AT+SYSFLASH, AT+UART_CUR, AT+UART_DEF, AT+SYSMSG, AT+SYSSTORE, AT+RFPOWER
+ *   cmd_system.c  AT, ATE0, ATE1, AT+RST, AT+GMR, AT+CMD?, AT+RESTORE, AT+SYSROLLBACK, AT+RFPOWER,
+ *                 AT+SYSMSG, AT+SYSLOG, AT+SYSSTORE; AT+UART, AT+UART_CUR, AT+UART_DEF (a table
+ *                 of their own, registered last as ESP-AT does)
+ *   cmd_sysflash.c AT+SYSFLASH
  *   cmd_wifi.c    AT+CWMODE, AT+CWDHCP, AT+CWAUTOCONN, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
  *                 AT+CIPSTA?, AT+CIPAP?, AT+CIPSTAMAC?, AT+CIPAPMAC?, AT+CIFSR, AT+CIPMUX,
  *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?
@@ -58,13 +60,13 @@ typedef struct {
     uint8_t data_bits, stop_bits, parity, flow;
 } atota_uart_cfg_t;
 
-/* Settings kept in NVS across reboots (with AT+SYSSTORE=1, ESP-AT's default) and cleared by
- * AT+RESTORE. Volatile copies of them live in the module. */
+/* Settings kept in NVS across reboots and cleared by AT+RESTORE (docs/module.md): uart_def
+ * always (namespace "UART", as ESP-AT), sysstore always, sysmsg only with AT+SYSSTORE=1 (ESP-AT's
+ * default). The module works on these copies. */
 typedef struct {
     atota_uart_cfg_t uart_def;
     uint32_t sysmsg;
     uint8_t sysstore;
-    int8_t rfpower[4]; /* wifi, ble, ble adv, ble scan; -1 = not given */
 } atota_sys_settings_t;
 
 typedef struct atota_module {
@@ -84,11 +86,17 @@ typedef struct atota_module {
     bool nvs_ok; /* false when the nvs partition is missing or unreadable: settings stay volatile */
     atota_sys_settings_t sys;
     atota_uart_cfg_t uart_cur;
+    /* AT+RFPOWER: wifi (0.25 dBm, the value a query reports), ble adv, ble scan, ble conn.
+     * Volatile: ESP-AT does not store it (Basic_AT_Commands.rst says nothing of flash). */
+    uint8_t rfpower[4];
+    /* AT+SYSFLASH=1 in progress: where the next raw byte goes, and how many are still due */
+    uint32_t sysflash_addr;
+    uint32_t sysflash_left;
     /* the Wi-Fi and TCP/IP state (core/cmd/wifi.h) */
     atota_wifi_t wifi;
     /* the AT port */
     atota_at_t at;
-    unsigned boots; /* how many times atota_module_boot ran in this process */
+    unsigned boots; /* how many times atota_module_boot ran over this flash in this process */
 } atota_module_t;
 
 /* Boots the module from its flash: reads the partition tables, runs the bootloader's selection
@@ -107,11 +115,23 @@ void atota_module_feed(atota_module_t *m, const void *data, size_t len);
 /* Runs timers (a pending Wi-Fi join, a scan); the host calls it every few milliseconds. */
 void atota_module_poll(atota_module_t *m);
 
-/* Stores the settings (m->sys, Wi-Fi's saved station) in NVS if AT+SYSSTORE allows. */
+/* Stores the settings that AT+SYSSTORE governs (m->sys.sysmsg, Wi-Fi's via atota_wifi_save) in
+ * NVS when AT+SYSSTORE is 1. Only keys whose value changed are written. ATOTA_OK without NVS (the
+ * settings then stay volatile). */
 atota_err_t atota_module_save_settings(atota_module_t *m);
 
-/* Command tables, registered by atota_module_boot. */
+/* Stores m->sys.uart_def (AT+UART_DEF) / m->sys.sysstore (AT+SYSSTORE) whatever AT+SYSSTORE says.
+ * ATOTA_OK without NVS. */
+atota_err_t atota_module_save_uart_def(atota_module_t *m);
+atota_err_t atota_module_save_sysstore(atota_module_t *m);
+
+/* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, UART. */
 atota_err_t atota_cmd_system_register(atota_module_t *m);
 atota_err_t atota_cmd_wifi_register(atota_module_t *m);
+atota_err_t atota_cmd_uart_register(atota_module_t *m);
+
+/* AT+SYSFLASH's handlers (cmd_sysflash.c), in cmd_system.c's table (ctx is the module). */
+atota_at_rc_t atota_cmd_sysflash_query(atota_at_t *at, void *ctx, const atota_at_params_t *p);
+atota_at_rc_t atota_cmd_sysflash_set(atota_at_t *at, void *ctx, const atota_at_params_t *p);
 
 #endif /* ATOTA_CORE_CMD_MODULE_H */

@@ -8,6 +8,8 @@
  * segment is covered by the checksum and the SHA-256). Layout (little-endian):
  *   "ATOTACFG" magic, u16 format version (1), u16 payload length, u32 CRC32 of the payload, then
  *   the payload: "KEY=VALUE\n" lines in UTF-8.
+ * The CRC is the standard CRC-32 (atota_crc32_le(0, payload, len)). Every line ends in '\n', a key
+ * appears at most once, keys not listed keep their default; docs/formats.md has the details.
  * Images without the block, such as real ESP-AT builds, get ESP-AT's defaults
  * (esp-at-ota.md §3: iot.espressif.cn, ports 80 and 443, the public default token).
  */
@@ -53,22 +55,48 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c);
 /* Applies one "KEY=VALUE" (the `atota image create --config` option). Keys: module_name,
  * ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, and feature names (ota, ota_ssl,
  * userota, webserver) with on/off. Unknown keys and bad values are ATOTA_ERR_FWCONFIG with a
- * message naming them. */
+ * message naming them, and c is left unchanged. Values:
+ *   module_name  0-31 bytes of UTF-8 without control characters (empty: the profile's name)
+ *   *_host       1-127 characters: a host name or IPv4 address (letters, digits, '-', '_', '.';
+ *                dot-separated labels of 1-63 characters)
+ *   *_port       1-65535, decimal
+ *   *_token      1-64 characters of the RFC 7235 token68 set (letters, digits, - . _ ~ + / =),
+ *                as it is sent in "Authorization: token <token>"
+ * c->present is not changed. */
 atota_err_t atota_fwconfig_set(atota_fwconfig_t *c, const char *key_value, atota_diag_t *diag);
 
-/* Encodes the block (header and payload) into out; returns its length, or 0 if cap is short. */
+/* Number of keys, and the index-th "KEY=VALUE" of c in block order (index < ATOTA_FWCONFIG_KEYS),
+ * NUL-terminated in out (cap bytes, at most ATOTA_FWCONFIG_LINE_MAX needed). Returns out, or NULL
+ * when index is past the last key or cap is short. For listing a configuration. */
+#define ATOTA_FWCONFIG_KEYS     11
+#define ATOTA_FWCONFIG_LINE_MAX 160
+const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char *out, size_t cap);
+
+/* Encodes the block (header and payload, every key) into out; returns its length, or 0 if cap is
+ * short or c holds a value atota_fwconfig_set would refuse (so a block we write always decodes).
+ * A cap of ATOTA_FWCONFIG_MAX_LEN is always enough. */
 size_t atota_fwconfig_encode(const atota_fwconfig_t *c, uint8_t *out, size_t cap);
 
-/* Decodes a block that starts at data (len bytes available). ATOTA_ERR_NOT_FOUND when there is
- * no magic, ATOTA_ERR_FWCONFIG when the magic is there but the rest is damaged. */
+/* Decodes a block that starts at data (len bytes available; bytes after the block are ignored).
+ * ATOTA_ERR_NOT_FOUND when there is no magic, ATOTA_ERR_FWCONFIG when the magic is there but the
+ * rest is damaged (version, length, CRC, a line), diag saying what. On success c holds the
+ * defaults overridden by the block's lines, present true; on failure the defaults, present
+ * false. */
 atota_err_t atota_fwconfig_decode(const uint8_t *data, size_t len, atota_fwconfig_t *c,
                                   atota_diag_t *diag);
 
 /* Finds the block in a verified image on flash (the image at offset, info from
- * atota_image_verify_flash): looks at the start of each segment after the first. No block:
- * the defaults and ATOTA_OK (present false). */
+ * atota_image_verify_flash): looks at the start of each segment after the first; the first block
+ * found counts. No block: the defaults and ATOTA_OK (present false). A damaged block:
+ * ATOTA_ERR_FWCONFIG naming the segment, c the defaults; a flash read error is returned as is.
+ * Reads through a 2 KB buffer on the stack. */
 atota_err_t atota_fwconfig_read_flash(const atota_flash_t *flash, uint32_t offset,
                                       const atota_image_info_t *info, atota_fwconfig_t *c,
                                       atota_diag_t *diag);
+
+/* The same for an image in memory (len bytes, info from atota_image_parse). *segment (may be
+ * NULL) gets the index of the segment holding the block, 0 when there is none. */
+atota_err_t atota_fwconfig_find(const uint8_t *image, size_t len, const atota_image_info_t *info,
+                                atota_fwconfig_t *c, unsigned *segment, atota_diag_t *diag);
 
 #endif /* ATOTA_CORE_FMT_FWCONFIG_H */

@@ -54,13 +54,18 @@ typedef struct {
     uint32_t page_seq[ATOTA_NVS_MAX_PAGES];  /* sequence number of each page, 0xFFFFFFFF erased */
     uint8_t page_state[ATOTA_NVS_MAX_PAGES]; /* the port-independent view of each page's state */
     uint32_t next_seq;
-    int active_page;      /* the page new entries go to, -1 none yet */
+    int active_page;      /* the page new entries go to; -1: not open, or a flash error */
     unsigned active_next; /* its first free entry */
 } atota_nvs_t;
 
+/* Any function that meets a flash error (a power cut) leaves the handle unusable (ATOTA_ERR_STATE)
+ * until atota_nvs_open is called again, which repairs what the cut left. */
+
 /* Opens the partition, formats a blank or foreign one (all 0xFF is blank; anything that is not
  * NVS is ATOTA_ERR_NVS_CORRUPT unless format is true, which erases it), and repairs what a power
- * cut interrupted. */
+ * cut interrupted. Pages of another NVS format version (1) are ATOTA_ERR_UNSUPPORTED, a partition
+ * with no free page left is ATOTA_ERR_NVS_FULL (ESP_ERR_NVS_NO_FREE_PAGES); format erases those
+ * too. A blank partition is not written to: a page header is written with its first item. */
 atota_err_t atota_nvs_open(atota_nvs_t *nvs, const atota_flash_t *flash, uint32_t offset,
                            uint32_t size, bool format, atota_diag_t *diag);
 
@@ -79,13 +84,17 @@ atota_err_t atota_nvs_set_blob(atota_nvs_t *nvs, const char *ns, const char *key
                                size_t len);
 atota_err_t atota_nvs_get_blob(atota_nvs_t *nvs, const char *ns, const char *key, void *out,
                                size_t cap, size_t *len);
-/* Removes a key (ATOTA_ERR_NVS_NOT_FOUND if absent); erase_ns removes every key of a namespace. */
+/* Removes a key (ATOTA_ERR_NVS_NOT_FOUND if absent); erase_ns removes every key of a namespace
+ * (ATOTA_ERR_NVS_NOT_FOUND if the namespace does not exist; its namespace entry stays, as
+ * ESP-IDF's nvs_erase_all leaves it). */
 atota_err_t atota_nvs_erase_key(atota_nvs_t *nvs, const char *ns, const char *key);
 atota_err_t atota_nvs_erase_ns(atota_nvs_t *nvs, const char *ns);
 /* Erases the whole partition (nvs_flash_erase) and formats it again. */
 atota_err_t atota_nvs_erase_all(atota_nvs_t *nvs);
 
-/* Calls fn for each live item (namespace name, key, type, and the value's size in bytes). */
+/* Calls fn for each live item (namespace name, key, type, and the value's size in bytes: a
+ * string's size counts its NUL, as NVS stores it; a blob is reported once, as ATOTA_NVS_BLOB).
+ * fn must not call back into this handle. */
 typedef void (*atota_nvs_each_fn)(void *ctx, const char *ns, const char *key, atota_nvs_type_t type,
                                   size_t size);
 atota_err_t atota_nvs_foreach(atota_nvs_t *nvs, atota_nvs_each_fn fn, void *ctx);

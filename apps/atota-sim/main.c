@@ -1,0 +1,373 @@
+/*
+ * atota-sim: one simulated ESP-AT module (docs/atota-sim.md). Its flash is a file; its AT port
+ * is a pty, a TCP socket or standard input/output. The program boots the module from the flash,
+ * then runs a poll() loop: bytes from the port go to the AT engine, timers run every 10 ms, and
+ * a restart the firmware asks for (AT+RST, AT+SYSROLLBACK, the end of an OTA) boots the module
+ * again from the same flash once its output has drained. Killing the process is a power cut: the
+ * flash file is memory-mapped and shared, so every completed flash operation is in it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apps/atota-sim/sim.h"
+#include "core/cmd/module.h"
+#include "port/posix/uart.h"
+
+#define EXIT_USAGE      2
+#define TICK_MS         10u   /* atota_module_poll period */
+#define RESTART_WAIT_MS 3000u /* esp_at_port_wait_write_complete's limit (esp-at-ota.md §1.6) */
+
+static const char usage[] =
+    "usage: atota-sim --flash FILE [--module M] [--pty | --tcp HOST:PORT | --stdio]\n"
+    "                 [--ap NAME:PASSWORD]... [--log FILE|-]\n"
+    "\n"
+    "  --flash FILE        the module's flash; created for the module with a factory firmware\n"
+    "                      when it does not exist\n"
+    "  --module M          module profile (default esp32-wroom-32; `atota flash modules`)\n"
+    "  --pty               AT port on a new pseudo-terminal (the default)\n"
+    "  --tcp HOST:PORT     AT port on a TCP socket, one client at a time (port 0: any free port)\n"
+    "  --stdio             AT port on standard input and output\n"
+    "  --ap NAME:PASSWORD  a virtual access point (repeatable; default atota:atota-pass)\n"
+    "  --log FILE|-        the simulator's log (- is standard error)\n";
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct {
+    FILE *log;
+    uint64_t t0;
+    atota_uart_server_t *uart;
+    bool restart;
+    uint64_t restart_at;
+} sim_t;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sim_log(sim_t *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void sim_log(sim_t *s, const char *fmt, ...)
+{
+    if (!s->log)
+        return;
+    uint64_t t = mono_ms() - s->t0;
+    fprintf(s->log, "[%5llu.%03llu] ", (unsigned long long)(t / 1000),
+            (unsigned long long)(t % 1000));
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(s->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', s->log);
+    fflush(s->log);
+}
+
+/* ---- the module's port (atota_module_host_t) ------------------------------------------------ */
+
+static uint64_t host_now_ms(void *ctx)
+{
+    (void)ctx;
+    return mono_ms();
+}
+
+static void host_log(void *ctx, const char *line)
+{
+    sim_log(ctx, "%s", line);
+}
+
+static void uart_log(void *ctx, const char *line)
+{
+    sim_log(ctx, "uart: %s", line);
+}
+
+static void host_write(void *ctx, const void *data, size_t len)
+{
+    sim_t *s = ctx;
+    atota_uart_server_write(s->uart, data, len);
+}
+
+static void host_restart(void *ctx)
+{
+    sim_t *s = ctx;
+    if (!s->restart) {
+        s->restart = true;
+        s->restart_at = mono_ms();
+        sim_log(s, "restart requested");
+    }
+}
+
+static void host_set_uart(void *ctx, uint32_t baud, unsigned data_bits, unsigned stop_bits,
+                          unsigned parity, unsigned flow)
+{
+    /* A pty or a socket has no line speed: the setting is only reported. */
+    sim_log(ctx, "UART set to %u baud, %u data bits, stop bits %u, parity %u, flow control %u",
+            baud, data_bits, stop_bits, parity, flow);
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+static int fail(const char *subject, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int fail(const char *subject, const char *fmt, ...)
+{
+    fprintf(stderr, "atota-sim: ");
+    if (subject)
+        fprintf(stderr, "%s: ", subject);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+typedef struct {
+    const char *flash, *module, *tcp, *log;
+    atota_uart_kind_t kind;
+    atota_wifi_ap_t aps[ATOTA_WIFI_MAX_APS];
+    unsigned ap_count;
+} options_t;
+
+static int parse_options(int argc, char **argv, options_t *o)
+{
+    static const struct option options[] = {
+        {"flash", required_argument, 0, 'f'},
+        {"module", required_argument, 0, 'm'},
+        {"pty", no_argument, 0, 'p'},
+        {"tcp", required_argument, 0, 't'},
+        {"stdio", no_argument, 0, 's'},
+        {"ap", required_argument, 0, 'a'},
+        {"log", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c, transports = 0;
+    o->module = "esp32-wroom-32";
+    o->kind = ATOTA_UART_PTY;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        atota_diag_t d = {{0}};
+        atota_err_t err;
+        switch (c) {
+        case 'f':
+            o->flash = optarg;
+            break;
+        case 'm':
+            o->module = optarg;
+            break;
+        case 'p':
+            o->kind = ATOTA_UART_PTY;
+            transports++;
+            break;
+        case 't':
+            o->kind = ATOTA_UART_TCP;
+            o->tcp = optarg;
+            transports++;
+            break;
+        case 's':
+            o->kind = ATOTA_UART_STDIO;
+            transports++;
+            break;
+        case 'a':
+            if (o->ap_count == ATOTA_WIFI_MAX_APS) {
+                fprintf(stderr, "atota-sim: at most %d --ap\n%s", ATOTA_WIFI_MAX_APS, usage);
+                return EXIT_USAGE;
+            }
+            if ((err = atota_wifi_ap_parse(optarg, &o->aps[o->ap_count], &d))) {
+                fprintf(stderr, "atota-sim: --ap %s: %s\n%s", optarg, atota_diag_text(&d, err),
+                        usage);
+                return EXIT_USAGE;
+            }
+            o->ap_count++;
+            break;
+        case 'l':
+            o->log = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
+        default:
+            fputs(usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o->flash || optind != argc || transports > 1) {
+        fprintf(stderr, "atota-sim: %s\n%s",
+                !o->flash        ? "--flash FILE is required"
+                : transports > 1 ? "give one of --pty, --tcp and --stdio"
+                                 : "unexpected argument",
+                usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The poll loop; returns the exit status. */
+static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
+               const atota_module_host_t *host, const atota_module_opts_t *mopts,
+               const char *flash_path)
+{
+    uint8_t buf[4096];
+    uint64_t last_tick = mono_ms();
+    atota_diag_t diag = {{0}};
+    while (!g_stop) {
+        struct pollfd fds[ATOTA_UART_MAX_POLLFDS];
+        unsigned nfds = atota_uart_server_pollfds(s->uart, fds);
+        uint64_t now = mono_ms();
+        int timeout = now - last_tick >= TICK_MS ? 0 : (int)(TICK_MS - (now - last_tick));
+        if (poll(fds, nfds, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(NULL, "poll: %s", strerror(errno));
+        }
+        size_t got = 0;
+        bool eof = false;
+        atota_err_t err =
+            atota_uart_server_service(s->uart, fds, nfds, buf, sizeof buf, &got, &eof, &diag);
+        if (err)
+            return fail(NULL, "%s", atota_diag_text(&diag, err));
+        /* Line by line, so that what follows a command that restarts the module is lost with
+         * the reset, as on a module (esp-at-ota.md §1.6). */
+        for (size_t at = 0; at < got;) {
+            if (s->restart) {
+                sim_log(s, "%zu bytes received while restarting: lost", got - at);
+                break;
+            }
+            const uint8_t *nl = memchr(buf + at, '\n', got - at);
+            size_t n = nl ? (size_t)(nl - (buf + at)) + 1 : got - at;
+            atota_module_feed(m, buf + at, n);
+            at += n;
+        }
+        atota_uart_server_flush(s->uart);
+
+        now = mono_ms();
+        if (now - last_tick >= TICK_MS) {
+            last_tick = now;
+            atota_module_poll(m);
+        }
+        if (s->restart &&
+            (atota_uart_server_drained(s->uart) || mono_ms() - s->restart_at >= RESTART_WAIT_MS)) {
+            s->restart = false;
+            sim_log(s, "restarting");
+            if ((err = atota_module_boot(m, flash, host, mopts, &diag)))
+                return fail(flash_path, "cannot boot after a restart: %s",
+                            atota_diag_text(&diag, err));
+            sim_log(s, "booted %s at 0x%x (boot %u): %s", m->boot.partition.name,
+                    m->boot.partition.offset, m->boots, m->boot.reason);
+        }
+        /* Standard input ended: finish what is running, then stop. */
+        if (eof && !s->restart && !atota_at_busy(&m->at) && atota_uart_server_drained(s->uart))
+            break;
+    }
+    /* Let the last output out (a client that asked for it is still reading). */
+    for (uint64_t t = mono_ms(); !atota_uart_server_drained(s->uart) && mono_ms() - t < 500;) {
+        struct pollfd p[ATOTA_UART_MAX_POLLFDS];
+        poll(p, atota_uart_server_pollfds(s->uart, p), 10);
+        atota_uart_server_flush(s->uart);
+    }
+    sim_log(s, "stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options_t o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_options(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    sim_t s = {.t0 = mono_ms()};
+    if (o.log && !strcmp(o.log, "-"))
+        s.log = stderr;
+    else if (o.log && !(s.log = fopen(o.log, "a")))
+        return fail(o.log, "cannot open the log: %s", strerror(errno));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    atota_profile_t *profile = malloc(sizeof *profile);
+    atota_module_t *m = calloc(1, sizeof *m);
+    atota_flash_sim_t *sim = NULL;
+    atota_diag_t diag = {{0}};
+    atota_err_t err;
+    char note[300];
+    if (!profile || !m) {
+        rc = fail(NULL, "out of memory");
+        goto out;
+    }
+    if ((err = atota_profile_load(o.module, profile, &diag))) {
+        rc = fail(o.module, "%s (see `atota flash modules`)", atota_diag_text(&diag, err));
+        goto out;
+    }
+    if ((err = sim_flash_open(o.flash, profile, &sim, note, sizeof note, &diag))) {
+        rc = fail(o.flash, "%s", atota_diag_text(&diag, err));
+        goto out;
+    }
+    if (note[0])
+        sim_log(&s, "%s", note);
+    if ((err = atota_uart_server_open(o.kind, o.tcp, uart_log, &s, &s.uart, &diag))) {
+        rc = fail(o.tcp, "%s", atota_diag_text(&diag, err));
+        goto out;
+    }
+
+    const atota_flash_t *flash = atota_flash_sim_flash(sim);
+    atota_module_host_t host = {
+        .ctx = &s,
+        .now_ms = host_now_ms,
+        .log = host_log,
+        .write = host_write,
+        .restart = host_restart,
+        .set_uart = host_set_uart,
+    };
+    atota_module_opts_t mopts = {
+        .profile_name = o.module, .aps = o.ap_count ? o.aps : NULL, .ap_count = o.ap_count};
+    if ((err = atota_module_boot(m, flash, &host, &mopts, &diag))) {
+        rc = fail(o.flash, "cannot boot: %s", atota_diag_text(&diag, err));
+        goto out;
+    }
+    sim_log(&s, "booted %s at 0x%x: %s", m->boot.partition.name, m->boot.partition.offset,
+            m->boot.reason);
+    sim_log(&s, "AT port on %s", atota_uart_server_port(s.uart));
+    if (o.kind != ATOTA_UART_STDIO) {
+        if (note[0])
+            printf("atota-sim: %s\n", note);
+        printf("atota-sim: AT port on %s\n", atota_uart_server_port(s.uart));
+        fflush(stdout);
+    }
+    rc = run(&s, m, flash, &host, &mopts, o.flash);
+
+out:
+    atota_uart_server_close(s.uart);
+    atota_flash_sim_close(sim);
+    free(m);
+    free(profile);
+    if (s.log && s.log != stderr)
+        fclose(s.log);
+    return rc;
+}
