@@ -133,6 +133,12 @@ static uint8_t flash_size_code(uint32_t flash_size)
     return code;
 }
 
+/* The factory firmware's "ELF SHA-256": SHA-256 of "atota-sim factory firmware v4.1.0.0". A
+ * fixed, non-zero value, since AT+GMR derives its commit ids from it (docs/module.md). */
+static const uint8_t FACTORY_ELF_SHA256[32] = {
+    0xa0, 0x84, 0x03, 0x1e, 0x80, 0x21, 0x91, 0x7c, 0xb2, 0x1f, 0xa1, 0xd1, 0x53, 0x1f, 0x18, 0x79,
+    0xe6, 0x86, 0x4a, 0x8c, 0x1a, 0xd5, 0x7b, 0x68, 0x50, 0xf9, 0xfb, 0x2c, 0xdf, 0x0a, 0xd6, 0xa7};
+
 static void factory_opts(const atota_profile_t *profile, atota_image_build_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -142,6 +148,7 @@ static void factory_opts(const atota_profile_t *profile, atota_image_build_opts_
     o->idf_ver = ATOTA_FACTORY_APP_IDF_VER;
     o->date = FACTORY_DATE;
     o->time = FACTORY_TIME;
+    o->app_elf_sha256 = FACTORY_ELF_SHA256;
     o->spi_size = flash_size_code(profile->flash_size);
 }
 

@@ -5,10 +5,13 @@ set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/sim.sh"
 
-for v in v1 v2; do
-    "$ATOTA" image create --chip esp32 --version "$v.0.0.0" --project esp-at --idf-ver v5.4.1 \
-        -o "$TMP/$v.bin" >/dev/null || fail "image create $v"
-done
+# v2 carries its own firmware configuration (another module name): the image's configuration
+# comes with it when it runs, as ESP-AT's compile-time options do on a real module.
+"$ATOTA" image create --chip esp32 --version v1.0.0.0 --project esp-at --idf-ver v5.4.1 \
+    -o "$TMP/v1.bin" >/dev/null || fail "image create v1"
+"$ATOTA" image create --chip esp32 --version v2.0.0.0 --project esp-at --idf-ver v5.4.1 \
+    --config module_name=ACME-AT --config ota_host=ota.example.com -o "$TMP/v2.bin" >/dev/null \
+    || fail "image create v2"
 flash="$TMP/two.flash"
 "$ATOTA" flash create --module esp32-wroom-32 --app "$TMP/v1.bin" --ota1 "$TMP/v2.bin" -o "$flash" \
     >/dev/null || fail "flash create"
@@ -22,7 +25,7 @@ expect_grep "$TMP/q1.txt" '^Bin version:v1\.0\.0\.0\(WROOM-32\)$'
 raw 'drain:100' 'send:AT+SYSROLLBACK\r\n' 'expect:AT+SYSROLLBACK\r\n\r\nOK\r\n\r\nready\r\n' 'quiet:100'
 at "$TMP/q2.txt" AT+SYSROLLBACK? AT+GMR
 expect_grep "$TMP/q2.txt" '^\+SYSROLLBACK:0x280000,"v2\.0\.0\.0",0x100000,"v1\.0\.0\.0"$'
-expect_grep "$TMP/q2.txt" '^Bin version:v2\.0\.0\.0\(WROOM-32\)$'
+expect_grep "$TMP/q2.txt" '^Bin version:v2\.0\.0\.0\(ACME-AT\)$'
 expect_grep "$TMP/rb.log" 'booted ota_1 at 0x280000'
 
 # A power cut (kill -9) and a new process: ota_1 still boots.
@@ -31,7 +34,7 @@ sim_stop 9
 expect_grep "$TMP/info.txt" '^Boots: ota_1 at 0x280000, version "v2\.0\.0\.0"$'
 sim_start rb2 --flash "$flash"
 at "$TMP/q3.txt" AT+GMR AT+SYSROLLBACK
-expect_grep "$TMP/q3.txt" '^Bin version:v2\.0\.0\.0\(WROOM-32\)$'
+expect_grep "$TMP/q3.txt" '^Bin version:v2\.0\.0\.0\(ACME-AT\)$'
 expect_grep "$TMP/q3.txt" '^ready$'
 at "$TMP/q4.txt" AT+GMR
 expect_grep "$TMP/q4.txt" '^Bin version:v1\.0\.0\.0\(WROOM-32\)$'
