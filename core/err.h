@@ -60,7 +60,18 @@
     X(ATOTA_ERR_NVS_TYPE, "NVS value has another type")                                            \
     /* AT engine and module (core/at, core/cmd) */                                                 \
     X(ATOTA_ERR_AT_BUSY, "a command is still running")                                             \
-    X(ATOTA_ERR_AT_PARAM, "invalid AT command parameter")
+    X(ATOTA_ERR_AT_PARAM, "invalid AT command parameter")                                          \
+    /* OTA writer and downloads (core/ota/ota_writer, core/ota/download, port http) */             \
+    X(ATOTA_ERR_OTA_IN_PROGRESS, "an OTA update is already in progress")                           \
+    X(ATOTA_ERR_OTA_PENDING_VERIFY, "the running app is not confirmed yet (PENDING_VERIFY)")       \
+    X(ATOTA_ERR_NET_URL, "invalid URL")                                                            \
+    X(ATOTA_ERR_NET_CONNECT, "cannot connect to the server")                                       \
+    X(ATOTA_ERR_NET_TLS, "TLS handshake or certificate check failed")                              \
+    X(ATOTA_ERR_NET_RESET, "connection closed before the whole body arrived")                      \
+    X(ATOTA_ERR_NET_TIMEOUT, "the server stopped sending (timeout)")                               \
+    X(ATOTA_ERR_NET_PROTOCOL, "invalid HTTP response")                                             \
+    X(ATOTA_ERR_HTTP_STATUS, "the server answered with an HTTP error status")                      \
+    X(ATOTA_ERR_NET_DOWN, "no network: the station is not connected")
 
 typedef enum {
 #define ATOTA_ERR_ENUM(name, msg) name,

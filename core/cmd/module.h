@@ -29,7 +29,9 @@
 #include "core/fmt/partition.h"
 #include "core/fmt/profile.h"
 #include "core/hal.h"
+#include "core/net/http.h"
 #include "core/ota/boot.h"
+#include "core/ota/download.h"
 
 typedef struct {
     void *ctx;
@@ -45,13 +47,18 @@ typedef struct {
     /* The UART's baud rate and framing changed (AT+UART_CUR/DEF); may be NULL. */
     void (*set_uart)(void *ctx, uint32_t baud, unsigned data_bits, unsigned stop_bits,
                      unsigned parity, unsigned flow);
+    /* The host's network for the station (AT+USEROTA, AT+CIUPDATE); ops NULL: none. Usable only
+     * while the virtual station is connected (atota_wifi_connected), as on a module. */
+    atota_http_t http;
 } atota_module_host_t;
 
 typedef struct {
     const char *profile_name;   /* module profile ("esp32-wroom-32"): chip, layout defaults */
     const atota_wifi_ap_t *aps; /* the virtual access points (--ap); NULL/0: the default one */
     unsigned ap_count;
-    uint16_t chip_rev; /* major*100+minor, default 300 on ESP32 */
+    uint16_t chip_rev;   /* major*100+minor, default 300 on ESP32 */
+    const char *ca_file; /* AT+USEROTA over https: verify the server with this CA (atota-sim
+                            --ca); NULL: no verification, as ESP-AT */
 } atota_module_opts_t;
 
 /* UART settings as AT+UART_CUR/AT+UART_DEF report them. */
@@ -94,6 +101,8 @@ typedef struct atota_module {
     uint32_t sysflash_left;
     /* the Wi-Fi and TCP/IP state (core/cmd/wifi.h) */
     atota_wifi_t wifi;
+    /* AT+USEROTA (core/cmd/cmd_userota.c): the download running, if any */
+    atota_download_t download;
     /* the AT port */
     atota_at_t at;
     unsigned boots; /* how many times atota_module_boot ran over this flash in this process */
@@ -125,9 +134,10 @@ atota_err_t atota_module_save_settings(atota_module_t *m);
 atota_err_t atota_module_save_uart_def(atota_module_t *m);
 atota_err_t atota_module_save_sysstore(atota_module_t *m);
 
-/* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, UART. */
+/* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, UART, USEROTA. */
 atota_err_t atota_cmd_system_register(atota_module_t *m);
 atota_err_t atota_cmd_wifi_register(atota_module_t *m);
+atota_err_t atota_cmd_userota_register(atota_module_t *m);
 atota_err_t atota_cmd_uart_register(atota_module_t *m);
 
 /* AT+SYSFLASH's handlers (cmd_sysflash.c), in cmd_system.c's table (ctx is the module). */

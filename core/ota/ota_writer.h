@@ -1,0 +1,88 @@
+/*
+ * The OTA writer (esp-idf-formats.md §6, esp_ota_begin/write/end + esp_ota_set_boot_partition),
+ * shared by AT+USEROTA, AT+CIUPDATE and AT+WEBSERVER. Bytes of an app image arrive in chunks of
+ * any size; the writer
+ *   - refuses to start while the running app is PENDING_VERIFY (rollback enabled), and picks the
+ *     next OTA slot after the running one (esp_ota_get_next_update_partition);
+ *   - checks the image header (magic, chip id, chip revision, segment count) on the first bytes,
+ *     before anything is erased, and the image length against the slot as soon as it is known;
+ *   - erases ahead of the data, a 64 KB block where the range is block-aligned and a 4 KB sector
+ *     elsewhere, never more than the image needs;
+ *   - programs in 256-byte pages and feeds the streaming verifier as it goes;
+ *   - on finish, verifies the whole image (checksum, SHA-256, length) and only then switches the
+ *     boot slot in otadata (state NEW with rollback), a write that is safe against power loss.
+ * Until finish has switched otadata, the running firmware stays the one that boots, whatever
+ * happens and whenever power fails. Memory is fixed: the struct (under 8 KiB of image buffers)
+ * and no allocation.
+ */
+#ifndef ATOTA_CORE_OTA_OTA_WRITER_H
+#define ATOTA_CORE_OTA_OTA_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/fmt/image.h"
+#include "core/fmt/partition.h"
+#include "core/hal.h"
+
+typedef struct {
+    const atota_flash_t *flash;
+    const atota_partition_table_t *table; /* the primary partition table */
+    const atota_partition_t *running;     /* the app partition that runs (from boot selection) */
+    bool rollback_enabled;                /* CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE */
+    uint16_t chip_id;                     /* the image must be for this chip */
+    uint16_t chip_rev;                    /* major*100+minor */
+} atota_ota_writer_opts_t;
+
+typedef enum {
+    ATOTA_OTA_WRITER_IDLE = 0,
+    ATOTA_OTA_WRITER_OPEN,   /* begun, receiving bytes */
+    ATOTA_OTA_WRITER_DONE,   /* finished: the boot slot was switched */
+    ATOTA_OTA_WRITER_FAILED, /* a write or finish failed; abort() it */
+} atota_ota_writer_state_t;
+
+typedef struct {
+    atota_ota_writer_opts_t opts;
+    atota_ota_writer_state_t state;
+    atota_partition_t slot; /* the target OTA slot */
+    unsigned slot_index;    /* its index among the OTA slots (ota_N) */
+    unsigned slot_count;
+    uint32_t otadata_offset;
+    uint32_t written;   /* image bytes accepted so far */
+    uint32_t erased_to; /* slot-relative end of the erased range */
+    atota_image_stream_t verify;
+    uint8_t page[ATOTA_FLASH_PAGE_SIZE]; /* bytes not yet programmed (a partial page) */
+    uint32_t page_len;
+    uint8_t head[ATOTA_IMAGE_HEADER_LEN + ATOTA_IMAGE_SEG_HEADER_LEN]; /* header before erase */
+    uint32_t head_len;
+    atota_err_t err; /* sticky: the first failure */
+    atota_diag_t diag;
+} atota_ota_writer_t;
+
+/* esp_ota_begin with sequential erase: chooses the next OTA slot after opts->running (ota_0 when
+ * running factory). Erases nothing. ATOTA_ERR_OTA_PENDING_VERIFY when the running app's otadata
+ * entry is PENDING_VERIFY and rollback is enabled; ATOTA_ERR_NO_OTA_SLOT without another OTA slot.
+ */
+atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer_opts_t *opts,
+                                   atota_diag_t *diag);
+
+/* Takes the next len bytes of the image. Errors are sticky (the writer is then FAILED): an image
+ * error (ATOTA_ERR_IMAGE_MAGIC, _CHIP, _CHIP_REV, _TOO_BIG, ... from the streaming verifier, the
+ * header ones before any erase), or a flash error. Bytes after the end of the image are refused
+ * (ATOTA_ERR_IMAGE_TOO_BIG) unless they fit the slot (trailing padding is accepted, as IDF). */
+atota_err_t atota_ota_writer_write(atota_ota_writer_t *w, const void *data, size_t len,
+                                   atota_diag_t *diag);
+
+/* esp_ota_end + esp_ota_set_boot_partition: programs the last partial page, verifies the whole
+ * image as written on flash, then makes the slot the boot slot. info (may be NULL) gets what was
+ * verified. On any error nothing in otadata has changed. */
+atota_err_t atota_ota_writer_finish(atota_ota_writer_t *w, atota_image_info_t *info,
+                                    atota_diag_t *diag);
+
+/* esp_ota_abort: forgets the update; the slot's partial contents stay (harmless: otadata does not
+ * point to them). Safe in any state. */
+void atota_ota_writer_abort(atota_ota_writer_t *w);
+
+#endif /* ATOTA_CORE_OTA_OTA_WRITER_H */
