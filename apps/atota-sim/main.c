@@ -1,10 +1,11 @@
 /*
  * atota-sim: one simulated ESP-AT module (docs/atota-sim.md). Its flash is a file; its AT port
  * is a pty, a TCP socket or standard input/output. The program boots the module from the flash,
- * then runs a poll() loop: bytes from the port go to the AT engine, timers run every 10 ms, and
- * a restart the firmware asks for (AT+RST, AT+SYSROLLBACK, the end of an OTA) boots the module
- * again from the same flash once its output has drained. Killing the process is a power cut: the
- * flash file is memory-mapped and shared, so every completed flash operation is in it.
+ * then runs a poll() loop: bytes from the port go to the AT engine, the HTTP client's sockets
+ * (AT+USEROTA's downloads, port/posix/http.h) are served, timers run every 10 ms, and a restart the
+ * firmware asks for (AT+RST, AT+SYSROLLBACK, the end of an OTA) boots the module again from the
+ * same flash once its output has drained. Killing the process is a power cut: the flash file is
+ * memory-mapped and shared, so every completed flash operation is in it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apps/atota-sim/sim.h"
 #include "core/cmd/module.h"
+#include "port/posix/http.h"
 #include "port/posix/uart.h"
 
 #define EXIT_USAGE      2
@@ -25,7 +28,7 @@
 
 static const char usage[] =
     "usage: atota-sim --flash FILE [--module M] [--pty | --tcp HOST:PORT | --stdio]\n"
-    "                 [--ap NAME:PASSWORD]... [--log FILE|-]\n"
+    "                 [--ap NAME:PASSWORD]... [--ca FILE] [--log FILE|-]\n"
     "\n"
     "  --flash FILE        the module's flash; created for the module with a factory firmware\n"
     "                      when it does not exist\n"
@@ -34,6 +37,8 @@ static const char usage[] =
     "  --tcp HOST:PORT     AT port on a TCP socket, one client at a time (port 0: any free port)\n"
     "  --stdio             AT port on standard input and output\n"
     "  --ap NAME:PASSWORD  a virtual access point (repeatable; default atota:atota-pass)\n"
+    "  --ca FILE           https downloads (AT+USEROTA) verify the server with this CA (PEM);\n"
+    "                      without it the certificate is not checked, as on ESP-AT\n"
     "  --log FILE|-        the simulator's log (- is standard error)\n";
 
 static volatile sig_atomic_t g_stop;
@@ -48,6 +53,7 @@ typedef struct {
     FILE *log;
     uint64_t t0;
     atota_uart_server_t *uart;
+    atota_http_posix_t *http; /* the station's network (host.http) */
     bool restart;
     uint64_t restart_at;
 } sim_t;
@@ -144,7 +150,7 @@ static int fail(const char *subject, const char *fmt, ...)
 }
 
 typedef struct {
-    const char *flash, *module, *tcp, *log;
+    const char *flash, *module, *tcp, *log, *ca;
     atota_uart_kind_t kind;
     atota_wifi_ap_t aps[ATOTA_WIFI_MAX_APS];
     unsigned ap_count;
@@ -153,15 +159,11 @@ typedef struct {
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option options[] = {
-        {"flash", required_argument, 0, 'f'},
-        {"module", required_argument, 0, 'm'},
-        {"pty", no_argument, 0, 'p'},
-        {"tcp", required_argument, 0, 't'},
-        {"stdio", no_argument, 0, 's'},
-        {"ap", required_argument, 0, 'a'},
-        {"log", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"flash", required_argument, 0, 'f'}, {"module", required_argument, 0, 'm'},
+        {"pty", no_argument, 0, 'p'},         {"tcp", required_argument, 0, 't'},
+        {"stdio", no_argument, 0, 's'},       {"ap", required_argument, 0, 'a'},
+        {"ca", required_argument, 0, 'c'},    {"log", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     int c, transports = 0;
     o->module = "esp32-wroom-32";
@@ -201,6 +203,13 @@ static int parse_options(int argc, char **argv, options_t *o)
             }
             o->ap_count++;
             break;
+        case 'c':
+            if (access(optarg, R_OK) != 0) {
+                fprintf(stderr, "atota-sim: --ca %s: %s\n%s", optarg, strerror(errno), usage);
+                return EXIT_USAGE;
+            }
+            o->ca = optarg;
+            break;
         case 'l':
             o->log = optarg;
             break;
@@ -232,11 +241,14 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
     uint64_t last_tick = mono_ms();
     atota_diag_t diag = {{0}};
     while (!g_stop) {
-        struct pollfd fds[ATOTA_UART_MAX_POLLFDS];
+        struct pollfd fds[ATOTA_UART_MAX_POLLFDS + ATOTA_HTTP_POSIX_MAX_POLLFDS];
         unsigned nfds = atota_uart_server_pollfds(s->uart, fds);
         uint64_t now = mono_ms();
         int timeout = now - last_tick >= TICK_MS ? 0 : (int)(TICK_MS - (now - last_tick));
-        if (poll(fds, nfds, timeout) < 0) {
+        /* the HTTP client's sockets follow the port's; its timers may shorten the wait */
+        int nhttp =
+            atota_http_posix_pollfds(s->http, fds + nfds, ATOTA_HTTP_POSIX_MAX_POLLFDS, &timeout);
+        if (poll(fds, nfds + (unsigned)nhttp, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             return fail(NULL, "poll: %s", strerror(errno));
@@ -259,6 +271,8 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
             atota_module_feed(m, buf + at, n);
             at += n;
         }
+        /* Network: body bytes go to the download (the sink runs here, in this loop). */
+        atota_http_posix_perform(s->http, fds + nfds, nhttp);
         atota_uart_server_flush(s->uart);
 
         now = mono_ms();
@@ -270,6 +284,12 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
             (atota_uart_server_drained(s->uart) || mono_ms() - s->restart_at >= RESTART_WAIT_MS)) {
             s->restart = false;
             sim_log(s, "restarting");
+            /* A reset drops the connection: a transfer still running ends before the module's
+             * state is initialised again. */
+            if (atota_http_posix_busy(s->http)) {
+                atota_http_t net = atota_http_posix_iface(s->http);
+                net.ops->cancel(net.ctx);
+            }
             if ((err = atota_module_boot(m, flash, host, mopts, &diag)))
                 return fail(flash_path, "cannot boot after a restart: %s",
                             atota_diag_text(&diag, err));
@@ -336,6 +356,11 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (!(s.http = atota_http_posix_new())) {
+        rc = fail(NULL, "cannot start the HTTP client (libcurl)");
+        goto out;
+    }
+
     const atota_flash_t *flash = atota_flash_sim_flash(sim);
     atota_module_host_t host = {
         .ctx = &s,
@@ -344,9 +369,12 @@ int main(int argc, char **argv)
         .write = host_write,
         .restart = host_restart,
         .set_uart = host_set_uart,
+        .http = atota_http_posix_iface(s.http),
     };
-    atota_module_opts_t mopts = {
-        .profile_name = o.module, .aps = o.ap_count ? o.aps : NULL, .ap_count = o.ap_count};
+    atota_module_opts_t mopts = {.profile_name = o.module,
+                                 .aps = o.ap_count ? o.aps : NULL,
+                                 .ap_count = o.ap_count,
+                                 .ca_file = o.ca};
     if ((err = atota_module_boot(m, flash, &host, &mopts, &diag))) {
         rc = fail(o.flash, "cannot boot: %s", atota_diag_text(&diag, err));
         goto out;
@@ -363,6 +391,7 @@ int main(int argc, char **argv)
     rc = run(&s, m, flash, &host, &mopts, o.flash);
 
 out:
+    atota_http_posix_free(s.http);
     atota_uart_server_close(s.uart);
     atota_flash_sim_close(sim);
     free(m);

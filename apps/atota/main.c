@@ -17,7 +17,9 @@ static const char usage[] =
     "  flash info FLASH           partition map, otadata, which app boots and why\n"
     "  flash modules              the module profiles this build knows\n"
     "  at --port PORT CMD...      send AT commands to a module (atota-sim or real) and print\n"
-    "                             the replies; exit 0 when every one ends in OK\n";
+    "                             the replies; exit 0 when every one ends in OK\n"
+    "  userota --port PORT URL    upgrade a module with AT+USEROTA from URL and check the new\n"
+    "                             version (atota userota --help)\n";
 
 int main(int argc, char **argv)
 {
@@ -35,6 +37,8 @@ int main(int argc, char **argv)
         return cli_cmd_flash(argc - 1, argv + 1);
     if (!strcmp(cmd, "at"))
         return cli_cmd_at(argc - 1, argv + 1);
+    if (!strcmp(cmd, "userota"))
+        return cli_cmd_userota(argc - 1, argv + 1);
     fprintf(stderr, "atota: unknown command '%s'\n%s", cmd, usage);
     return CLI_EXIT_USAGE;
 }

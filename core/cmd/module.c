@@ -33,13 +33,7 @@
 #define IDF_PARITY_EVEN    2
 #define IDF_PARITY_ODD     3
 
-static void module_log(const atota_module_t *m, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void module_log(const atota_module_t *m, const char *fmt, ...)
+void atota_module_log(const atota_module_t *m, const char *fmt, ...)
 {
     if (!m->host || !m->host->log)
         return;
@@ -186,7 +180,7 @@ static void load_settings(atota_module_t *m)
     if (!load_uart_def(m)) {
         atota_err_t err = atota_module_save_uart_def(m);
         if (err)
-            module_log(m, "nvs: storing the default UART settings: %s", atota_strerror(err));
+            atota_module_log(m, "nvs: storing the default UART settings: %s", atota_strerror(err));
     }
     int64_t v;
     if (atota_nvs_get_int(&m->nvs, NVS_NS_SYS, NVS_KEY_SYSSTORE, ATOTA_NVS_U8, &v) == ATOTA_OK &&
@@ -234,12 +228,13 @@ static atota_err_t read_tables(atota_module_t *m, atota_diag_t *diag)
     m->at_customize.count = 0;
     m->at_customize_offset = ac ? ac->offset : 0;
     if (!ac) {
-        module_log(m, "at_customize: no at_customize partition (type 0x40 subtype 0) in the table");
+        atota_module_log(
+            m, "at_customize: no at_customize partition (type 0x40 subtype 0) in the table");
         return ATOTA_OK;
     }
     if ((uint64_t)ac->offset + sizeof buf > m->flash->size) {
-        module_log(m, "at_customize: partition at 0x%x is past the end of the flash",
-                   (unsigned)ac->offset);
+        atota_module_log(m, "at_customize: partition at 0x%x is past the end of the flash",
+                         (unsigned)ac->offset);
         return ATOTA_OK;
     }
     err = atota_flash_read(m->flash, ac->offset, buf, sizeof buf);
@@ -254,9 +249,9 @@ static atota_err_t read_tables(atota_module_t *m, atota_diag_t *diag)
         bool blank = true;
         for (size_t i = 0; i < sizeof buf && blank; i++)
             blank = buf[i] == 0xFF;
-        module_log(m, "at_customize: %s at 0x%x; no user partitions",
-                   blank ? "no at_customize.bin (erased)" : atota_diag_text(&d, err),
-                   (unsigned)ac->offset);
+        atota_module_log(m, "at_customize: %s at 0x%x; no user partitions",
+                         blank ? "no at_customize.bin (erased)" : atota_diag_text(&d, err),
+                         (unsigned)ac->offset);
     }
     return ATOTA_OK;
 }
@@ -267,14 +262,15 @@ static atota_err_t open_nvs(atota_module_t *m, atota_diag_t *diag)
 {
     const atota_partition_t *p = atota_partition_find(&m->table, "nvs");
     if (!p || p->type != ATOTA_PT_TYPE_DATA || p->subtype != ATOTA_PT_SUBTYPE_DATA_NVS) {
-        module_log(m, "nvs: no `nvs` data partition: settings are not kept across reboots");
+        atota_module_log(m, "nvs: no `nvs` data partition: settings are not kept across reboots");
         return ATOTA_OK;
     }
     atota_diag_t d = {{0}};
     atota_err_t err = atota_nvs_open(&m->nvs, m->flash, p->offset, p->size, false, &d);
     if (err == ATOTA_ERR_NVS_CORRUPT) {
-        module_log(m, "nvs: partition at 0x%x is not usable NVS (%s): erasing and formatting it",
-                   (unsigned)p->offset, atota_diag_text(&d, err));
+        atota_module_log(m,
+                         "nvs: partition at 0x%x is not usable NVS (%s): erasing and formatting it",
+                         (unsigned)p->offset, atota_diag_text(&d, err));
         atota_diag_clear(&d);
         err = atota_nvs_open(&m->nvs, m->flash, p->offset, p->size, true, &d);
     }
@@ -282,8 +278,8 @@ static atota_err_t open_nvs(atota_module_t *m, atota_diag_t *diag)
         if (is_power_loss(err))
             return atota_diag_set(diag, err, "nvs at 0x%x: %s", (unsigned)p->offset,
                                   atota_diag_text(&d, err));
-        module_log(m, "nvs: cannot open the partition at 0x%x (%s): settings are not kept",
-                   (unsigned)p->offset, atota_diag_text(&d, err));
+        atota_module_log(m, "nvs: cannot open the partition at 0x%x (%s): settings are not kept",
+                         (unsigned)p->offset, atota_diag_text(&d, err));
         return ATOTA_OK;
     }
     m->nvs_ok = true;
@@ -308,7 +304,7 @@ static atota_err_t read_fwconfig(atota_module_t *m, atota_diag_t *diag)
         if (is_power_loss(err))
             return atota_diag_set(diag, err, "reading the running image: %s",
                                   atota_diag_text(&d, err));
-        module_log(m, "fwconfig: %s: using ESP-AT's defaults", atota_diag_text(&d, err));
+        atota_module_log(m, "fwconfig: %s: using ESP-AT's defaults", atota_diag_text(&d, err));
         atota_fwconfig_defaults(&m->config);
     }
     if (m->config.module_name[0] == '\0')
@@ -336,10 +332,11 @@ static atota_err_t mark_valid_if_pending(atota_module_t *m, atota_diag_t *diag)
         if (is_power_loss(err))
             return atota_diag_set(diag, err, "marking the app valid: %s", atota_strerror(err));
         /* esp_at_init only logs a failure and goes on to "ready" */
-        module_log(m, "ota: marking %s valid: %s", m->boot.partition.name, atota_strerror(err));
+        atota_module_log(m, "ota: marking %s valid: %s", m->boot.partition.name,
+                         atota_strerror(err));
         return ATOTA_OK;
     }
-    module_log(m, "ota: %s confirmed (PENDING_VERIFY -> VALID)", m->boot.partition.name);
+    atota_module_log(m, "ota: %s confirmed (PENDING_VERIFY -> VALID)", m->boot.partition.name);
     return ATOTA_OK;
 }
 
@@ -374,7 +371,7 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     bo.chip_id = m->profile.chip->id;
     bo.chip_rev = m->opts.chip_rev;
     err = atota_boot_select(flash, &m->table, &bo, &m->boot, diag);
-    module_log(m, "boot #%u: %s", m->boots, m->boot.reason);
+    atota_module_log(m, "boot #%u: %s", m->boots, m->boot.reason);
     if (err)
         return err;
 
@@ -396,13 +393,13 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
         if (err) {
             if (is_power_loss(err))
                 return atota_diag_set(diag, err, "loading Wi-Fi settings: %s", atota_strerror(err));
-            module_log(m, "nvs: loading Wi-Fi settings: %s", atota_strerror(err));
+            atota_module_log(m, "nvs: loading Wi-Fi settings: %s", atota_strerror(err));
         }
     }
 
     atota_at_init(&m->at, host->write, host->ctx);
     if ((err = atota_cmd_system_register(m)) || (err = atota_cmd_wifi_register(m)) ||
-        (err = atota_cmd_uart_register(m)))
+        (err = atota_cmd_uart_register(m)) || (err = atota_cmd_userota_register(m)))
         return atota_diag_set(diag, err, "registering the AT commands: %s", atota_strerror(err));
 
     if (host->set_uart)
@@ -424,6 +421,8 @@ void atota_module_feed(atota_module_t *m, const void *data, size_t len)
 
 void atota_module_poll(atota_module_t *m)
 {
-    if (m)
-        atota_wifi_poll(m);
+    if (!m)
+        return;
+    atota_wifi_poll(m);
+    atota_download_poll(&m->download);
 }

@@ -118,6 +118,13 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
                               const atota_module_host_t *host, const atota_module_opts_t *opts,
                               atota_diag_t *diag);
 
+/* One line for the host's log (host->log; nothing when there is none), at most 319 bytes. */
+void atota_module_log(const atota_module_t *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Bytes from the UART. */
 void atota_module_feed(atota_module_t *m, const void *data, size_t len);
 

@@ -19,7 +19,7 @@
 #define NAME_MAX_LEN   31u  /* sizeof module_name - 1 */
 #define SHOWN_MAX      40u  /* bytes of a bad value quoted in a message */
 
-typedef enum { KIND_NAME, KIND_HOST, KIND_PORT, KIND_TOKEN, KIND_FEATURE } kind_t;
+typedef enum { KIND_NAME, KIND_HOST, KIND_PORT, KIND_TOKEN, KIND_FEATURE, KIND_UINT } kind_t;
 
 typedef struct {
     const char *name;
@@ -27,22 +27,28 @@ typedef struct {
     size_t offset;    /* of the field in atota_fwconfig_t (not for features) */
     size_t size;      /* of a string field, with its NUL */
     uint32_t feature; /* ATOTA_FEATURE_* for KIND_FEATURE */
+    uint32_t max;     /* the largest value of a KIND_UINT (a uint32_t field) */
 } fwkey_t;
 
 #define STR_KEY(n, k, f)                                                                           \
     {                                                                                              \
-        n, k, offsetof(atota_fwconfig_t, f), sizeof(((atota_fwconfig_t *)0)->f), 0                 \
+        n, k, offsetof(atota_fwconfig_t, f), sizeof(((atota_fwconfig_t *)0)->f), 0, 0              \
     }
 #define PORT_KEY(n, f)                                                                             \
     {                                                                                              \
-        n, KIND_PORT, offsetof(atota_fwconfig_t, f), 0, 0                                          \
+        n, KIND_PORT, offsetof(atota_fwconfig_t, f), 0, 0, 0                                       \
     }
 #define FEATURE_KEY(n, b)                                                                          \
     {                                                                                              \
-        n, KIND_FEATURE, 0, 0, b                                                                   \
+        n, KIND_FEATURE, 0, 0, b, 0                                                                \
+    }
+#define UINT_KEY(n, f, m)                                                                          \
+    {                                                                                              \
+        n, KIND_UINT, offsetof(atota_fwconfig_t, f), 0, 0, m                                       \
     }
 
-/* Block order. The names are those of ESP-AT's Kconfig options, shortened (§3 table). */
+/* Block order. The names are those of ESP-AT's Kconfig options, shortened (§3 table); the last two
+ * are ATOTA's download policy (docs/userota.md). */
 static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     STR_KEY("module_name", KIND_NAME, module_name),
     STR_KEY("ota_host", KIND_HOST, ota_host),
@@ -55,11 +61,13 @@ static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     FEATURE_KEY("ota_ssl", ATOTA_FEATURE_OTA_SSL),
     FEATURE_KEY("userota", ATOTA_FEATURE_USEROTA),
     FEATURE_KEY("webserver", ATOTA_FEATURE_WEBSERVER),
+    UINT_KEY("ota_retries", ota_retries, ATOTA_FWCONFIG_MAX_OTA_RETRIES),
+    UINT_KEY("ota_time_limit", ota_time_limit, ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT),
 };
 
 #define KEY_NAMES                                                                                  \
     "module_name, ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, ota, ota_ssl, "    \
-    "userota, webserver"
+    "userota, webserver, ota_retries, ota_time_limit"
 
 void atota_fwconfig_defaults(atota_fwconfig_t *c)
 {
@@ -72,6 +80,8 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c)
     memcpy(c->ota_token, ATOTA_FWCONFIG_DEFAULT_TOKEN, sizeof ATOTA_FWCONFIG_DEFAULT_TOKEN);
     memcpy(c->ssl_token, ATOTA_FWCONFIG_DEFAULT_TOKEN, sizeof ATOTA_FWCONFIG_DEFAULT_TOKEN);
     c->features = ATOTA_FEATURE_ALL;
+    c->ota_retries = ATOTA_FWCONFIG_DEFAULT_OTA_RETRIES;
+    c->ota_time_limit = ATOTA_FWCONFIG_DEFAULT_OTA_TIME_LIMIT;
 }
 
 /* A value as a message may quote it: at most SHOWN_MAX bytes, cut on a character boundary,
@@ -221,6 +231,25 @@ static atota_err_t parse_port(const fwkey_t *k, const char *v, size_t len, uint1
     return ATOTA_OK;
 }
 
+/* A decimal number from 0 to k->max (no sign, no leading '+', at most 10 digits). */
+static atota_err_t parse_uint(const fwkey_t *k, const char *v, size_t len, uint32_t *out,
+                              atota_diag_t *diag)
+{
+    char q[SHOWN_MAX + 4];
+    uint64_t n = 0;
+    bool ok = len > 0 && len <= 10;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = v[i] >= '0' && v[i] <= '9';
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (!ok || n > k->max)
+        return atota_diag_set(diag, ATOTA_ERR_FWCONFIG,
+                              "%s: '%s' is not a number from 0 to %u (decimal)", k->name,
+                              shown(v, len, q), (unsigned)k->max);
+    *out = (uint32_t)n;
+    return ATOTA_OK;
+}
+
 /* RFC 7235 token68: what may follow "Authorization: token " without quoting. */
 static bool is_token_char(char ch)
 {
@@ -278,6 +307,7 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
 
     atota_err_t err = ATOTA_OK;
     uint16_t port = 0;
+    uint32_t number = 0;
     switch (k->kind) {
     case KIND_NAME:
         err = check_name(k, v, vlen, diag);
@@ -290,6 +320,9 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
         break;
     case KIND_PORT:
         err = parse_port(k, v, vlen, &port, diag);
+        break;
+    case KIND_UINT:
+        err = parse_uint(k, v, vlen, &number, diag);
         break;
     case KIND_FEATURE:
         if (vlen == 2 && !memcmp(v, "on", 2))
@@ -305,6 +338,8 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
         return err;
     if (k->kind == KIND_PORT) {
         memcpy((char *)c + k->offset, &port, sizeof port);
+    } else if (k->kind == KIND_UINT) {
+        memcpy((char *)c + k->offset, &number, sizeof number);
     } else {
         char *field = (char *)c + k->offset;
         memcpy(field, v, vlen); /* the checks above keep vlen < k->size */
@@ -342,6 +377,12 @@ const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char 
         memcpy(&port, (const char *)c + k->offset, sizeof port);
         char digits[8];
         int n = snprintf(digits, sizeof digits, "%u", (unsigned)port);
+        pos = append(out, cap, pos, digits, (size_t)n);
+    } else if (k->kind == KIND_UINT) {
+        uint32_t number;
+        memcpy(&number, (const char *)c + k->offset, sizeof number);
+        char digits[12];
+        int n = snprintf(digits, sizeof digits, "%u", (unsigned)number);
         pos = append(out, cap, pos, digits, (size_t)n);
     } else if (k->kind == KIND_FEATURE) {
         const char *v = (c->features & k->feature) ? "on" : "off";

@@ -37,6 +37,13 @@
 #define ATOTA_FEATURE_WEBSERVER (1u << 3) /* AT+WEBSERVER */
 #define ATOTA_FEATURE_ALL       0xFu
 
+/* ATOTA's download policy defaults (docs/userota.md): ESP-AT has neither resume nor an overall
+ * limit; these keep a dropped connection or a stalled server from failing or hanging an update. */
+#define ATOTA_FWCONFIG_DEFAULT_OTA_RETRIES    5u
+#define ATOTA_FWCONFIG_DEFAULT_OTA_TIME_LIMIT 300u /* seconds */
+#define ATOTA_FWCONFIG_MAX_OTA_RETRIES        100u
+#define ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT     86400u
+
 typedef struct {
     bool present;         /* the image carries a block (else these are the defaults) */
     char module_name[32]; /* empty: the module profile's name */
@@ -47,28 +54,33 @@ typedef struct {
     uint16_t ssl_port;    /* CONFIG_AT_OTA_SSL_SERVER_PORT */
     char ssl_token[65];   /* CONFIG_AT_OTA_SSL_TOKEN_KEY */
     uint32_t features;    /* ATOTA_FEATURE_* */
+    /* ATOTA's own (no ESP-AT Kconfig): the download policy of AT+USEROTA (docs/userota.md) */
+    uint32_t ota_retries;    /* resumes after a dropped connection, 0-100 (0: none, as ESP-AT) */
+    uint32_t ota_time_limit; /* seconds for a whole download, 0-86400 (0: none, as ESP-AT) */
 } atota_fwconfig_t;
 
-/* ESP-AT's defaults. */
+/* ESP-AT's defaults (and ATOTA's download policy defaults). */
 void atota_fwconfig_defaults(atota_fwconfig_t *c);
 
 /* Applies one "KEY=VALUE" (the `atota image create --config` option). Keys: module_name,
- * ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, and feature names (ota, ota_ssl,
- * userota, webserver) with on/off. Unknown keys and bad values are ATOTA_ERR_FWCONFIG with a
- * message naming them, and c is left unchanged. Values:
- *   module_name  0-31 bytes of UTF-8 without control characters (empty: the profile's name)
+ * ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, feature names (ota, ota_ssl,
+ * userota, webserver) with on/off, ota_retries and ota_time_limit. Unknown keys and bad values are
+ * ATOTA_ERR_FWCONFIG with a message naming them, and c is left unchanged. Values: module_name  0-31
+ * bytes of UTF-8 without control characters (empty: the profile's name)
  *   *_host       1-127 characters: a host name or IPv4 address (letters, digits, '-', '_', '.';
  *                dot-separated labels of 1-63 characters)
  *   *_port       1-65535, decimal
  *   *_token      1-64 characters of the RFC 7235 token68 set (letters, digits, - . _ ~ + / =),
  *                as it is sent in "Authorization: token <token>"
+ *   ota_retries  0-100, decimal: resumes of a download after a dropped connection
+ *   ota_time_limit 0-86400, decimal: seconds for a whole download, 0 for no limit
  * c->present is not changed. */
 atota_err_t atota_fwconfig_set(atota_fwconfig_t *c, const char *key_value, atota_diag_t *diag);
 
 /* Number of keys, and the index-th "KEY=VALUE" of c in block order (index < ATOTA_FWCONFIG_KEYS),
  * NUL-terminated in out (cap bytes, at most ATOTA_FWCONFIG_LINE_MAX needed). Returns out, or NULL
  * when index is past the last key or cap is short. For listing a configuration. */
-#define ATOTA_FWCONFIG_KEYS     11
+#define ATOTA_FWCONFIG_KEYS     13
 #define ATOTA_FWCONFIG_LINE_MAX 160
 const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char *out, size_t cap);
 

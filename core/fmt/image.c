@@ -104,8 +104,17 @@ void atota_image_stream_init(atota_image_stream_t *s, const atota_image_opts_t *
     s->state = ST_HEADER;
     s->need = ATOTA_IMAGE_HEADER_LEN;
     s->checksum_word = CHECKSUM_INITIAL;
-    atota_sha256_init(&s->sha);
-    s->sha_live = true;
+    if (!s->opts.skip_hash) {
+        atota_sha256_init(&s->sha);
+        s->sha_live = true;
+    }
+}
+
+/* Hashes the bytes unless the caller asked for no hash (opts.skip_hash). */
+static void hash_bytes(atota_image_stream_t *s, const uint8_t *p, size_t n)
+{
+    if (s->sha_live)
+        atota_sha256_update(&s->sha, p, n);
 }
 
 /* §2.2 / §2.7 step 2: decode and check the header once its 24 bytes are in. */
@@ -280,7 +289,7 @@ static atota_err_t feed_segment_data(atota_image_stream_t *s, const uint8_t *p, 
 {
     for (uint32_t k = 0; k < n; k++)
         s->checksum_word ^= p[k]; /* §2.6: 0xEF XOR every data byte */
-    atota_sha256_update(&s->sha, p, n);
+    hash_bytes(s, p, n);
     if (s->seg_index == 0) {
         uint32_t want = s->opts.bootloader ? ATOTA_BOOTLOADER_DESC_LEN : ATOTA_APP_DESC_LEN;
         if (s->buf_len < want) {
@@ -320,7 +329,7 @@ static atota_err_t finish_image(atota_image_stream_t *s, atota_diag_t *diag)
         return FAIL(s, diag, ATOTA_ERR_IMAGE_CHECKSUM,
                     "checksum 0x%02x is invalid (calculated 0x%02x)", in->checksum_stored,
                     in->checksum_calc);
-    if (in->header.hash_appended && !in->hash_ok)
+    if (in->header.hash_appended && !in->hash_ok && !s->opts.skip_hash)
         return FAIL(s, diag, ATOTA_ERR_IMAGE_HASH,
                     "appended SHA-256 does not match the image (calculated %02x%02x%02x%02x...)",
                     in->hash_calc[0], in->hash_calc[1], in->hash_calc[2], in->hash_calc[3]);
@@ -349,7 +358,7 @@ atota_err_t atota_image_stream_feed(atota_image_stream_t *s, const void *data, s
                 return FAIL(s, diag, ATOTA_ERR_IMAGE_MAGIC,
                             "bad magic byte 0x%02x, expected 0xe9 (nothing flashed here?)", p[0]);
             s->buf_len += n;
-            atota_sha256_update(&s->sha, p, n);
+            hash_bytes(s, p, n);
             s->pos += n;
             if (s->buf_len == ATOTA_IMAGE_HEADER_LEN) {
                 err = check_header(s, diag);
@@ -364,7 +373,7 @@ atota_err_t atota_image_stream_feed(atota_image_stream_t *s, const void *data, s
             n = n < avail ? n : avail;
             memcpy(s->buf + s->buf_len, p, n);
             s->buf_len += n;
-            atota_sha256_update(&s->sha, p, n);
+            hash_bytes(s, p, n);
             s->pos += n;
             if (s->buf_len == ATOTA_IMAGE_SEG_HEADER_LEN) {
                 err = check_segment_header(s, diag);
@@ -389,7 +398,7 @@ atota_err_t atota_image_stream_feed(atota_image_stream_t *s, const void *data, s
             break;
         case ST_PAD:
             n = s->need < avail ? s->need : avail;
-            atota_sha256_update(&s->sha, p, n); /* padding is hashed, not checked (§2.6) */
+            hash_bytes(s, p, n); /* padding is hashed, not checked (§2.6) */
             s->need -= n;
             s->pos += n;
             if (s->need == 0)
@@ -397,12 +406,13 @@ atota_err_t atota_image_stream_feed(atota_image_stream_t *s, const void *data, s
             break;
         case ST_CHECKSUM:
             n = 1;
-            atota_sha256_update(&s->sha, p, 1);
+            hash_bytes(s, p, 1);
             s->pos += 1;
             s->info.checksum_stored = p[0];
             s->info.checksum_calc = fold_checksum(s->checksum_word);
             s->info.checksum_ok = s->info.checksum_stored == s->info.checksum_calc;
-            atota_sha256_finish(&s->sha, s->info.hash_calc); /* covers [0, checksum] */
+            if (s->sha_live) /* covers [0, checksum] */
+                atota_sha256_finish(&s->sha, s->info.hash_calc);
             s->sha_live = false;
             if (s->info.header.hash_appended) {
                 s->state = ST_HASH;

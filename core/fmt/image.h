@@ -160,6 +160,9 @@ typedef struct {
     uint32_t max_len;      /* partition size: image_len (+ signature) must fit; 0 = 16 MB */
     uint32_t flash_offset; /* absolute flash address of the image, for the MMU rule (§2.7 step 3) */
     bool bootloader;       /* a bootloader image: no app descriptor rule, no max-rev check */
+    bool skip_hash; /* stream only: do not compute the SHA-256 (hash_calc is zero, hash_ok false,
+                       no ATOTA_ERR_IMAGE_HASH): for a caller that verifies the copy it wrote,
+                       as the OTA writer does on flash, so the image is hashed once */
 } atota_image_opts_t;
 
 /* Streaming verifier. Treat as opaque; a plain struct so it can live on the stack. */

@@ -20,7 +20,8 @@
 #include "core/net/http.h"
 #include "core/ota/ota_writer.h"
 
-#define ATOTA_DOWNLOAD_URL_MAX 8192 /* AT_USEROTA_URL_LEN_MAX (esp-at-ota.md §2.1) */
+#define ATOTA_DOWNLOAD_URL_MAX   8192 /* AT_USEROTA_URL_LEN_MAX (esp-at-ota.md §2.1) */
+#define ATOTA_DOWNLOAD_MIN_IMAGE 1024 /* esp_https_ota's IMAGE_HEADER_SIZE (§2.3) */
 
 typedef struct {
     uint32_t max_retries;      /* resumes after a dropped connection; 0: none (ESP-AT) */
@@ -35,7 +36,8 @@ typedef struct {
     int64_t total;           /* the image's length when the server said it, else -1 */
     unsigned requests;       /* GETs issued */
     unsigned range_requests; /* of which with a Range header */
-    unsigned restarts;       /* resumes the server answered with the whole body (from zero) */
+    unsigned restarts;       /* restarts from zero: a 200 or 416 to a Range request, or a drop
+                                with no validator to resume with */
 } atota_download_stats_t;
 
 typedef void (*atota_download_done_fn)(void *ctx, atota_err_t err, const char *msg);
@@ -49,7 +51,7 @@ typedef struct {
     atota_download_stats_t stats;
     char url[ATOTA_DOWNLOAD_URL_MAX + 1];
     char validator[ATOTA_HTTP_VALIDATOR_MAX];
-    uint64_t started_ms, retry_at_ms, next_log_ms;
+    uint64_t started_ms, retry_at_ms;
     uint64_t (*now_ms)(void *ctx);
     void *now_ctx;
     atota_download_done_fn done;

@@ -7,7 +7,9 @@
  *   - checks the image header (magic, chip id, chip revision, segment count) on the first bytes,
  *     before anything is erased, and the image length against the slot as soon as it is known;
  *   - erases ahead of the data, a 64 KB block where the range is block-aligned and a 4 KB sector
- *     elsewhere, never more than the image needs;
+ *     elsewhere: at a 64 KB boundary the whole block is erased when the slot has room for it
+ *     (the image's length is unknown until its end), so at most one block, up to 60 KB, is
+ *     erased beyond the image; docs/ota-writer.md gives the cost;
  *   - programs in 256-byte pages and feeds the streaming verifier as it goes;
  *   - on finish, verifies the whole image (checksum, SHA-256, length) and only then switches the
  *     boot slot in otadata (state NEW with rollback), a write that is safe against power loss.
@@ -50,34 +52,48 @@ typedef struct {
     unsigned slot_index;    /* its index among the OTA slots (ota_N) */
     unsigned slot_count;
     uint32_t otadata_offset;
-    uint32_t written;   /* image bytes accepted so far */
+    uint32_t written;   /* image bytes accepted so far (programmed, or waiting in page) */
     uint32_t erased_to; /* slot-relative end of the erased range */
     atota_image_stream_t verify;
-    uint8_t page[ATOTA_FLASH_PAGE_SIZE]; /* bytes not yet programmed (a partial page) */
+    /* Bytes not yet programmed (a partial page). Also what holds the first bytes back: the
+     * first erase and program happen when the first page is full, after the verifier has
+     * checked the header (24 bytes), the first segment header (32) and the app descriptor magic
+     * (36). The last partial page waits for finish, which checks the image whole first. */
+    uint8_t page[ATOTA_FLASH_PAGE_SIZE];
     uint32_t page_len;
-    uint8_t head[ATOTA_IMAGE_HEADER_LEN + ATOTA_IMAGE_SEG_HEADER_LEN]; /* header before erase */
-    uint32_t head_len;
     atota_err_t err; /* sticky: the first failure */
     atota_diag_t diag;
 } atota_ota_writer_t;
 
-/* esp_ota_begin with sequential erase: chooses the next OTA slot after opts->running (ota_0 when
- * running factory). Erases nothing. ATOTA_ERR_OTA_PENDING_VERIFY when the running app's otadata
- * entry is PENDING_VERIFY and rollback is enabled; ATOTA_ERR_NO_OTA_SLOT without another OTA slot.
- */
+/* esp_ota_begin with sequential erase: chooses the next OTA slot after opts->running, wrapping
+ * (ota_0 when running factory or test, or when running is NULL). Erases nothing. *w is
+ * overwritten whatever it held (abort an open writer first); opts is copied, and what its pointers
+ * point to must outlive the writer. ATOTA_ERR_OTA_PENDING_VERIFY when rollback is enabled and the
+ * active otadata entry, the one for the running slot, is PENDING_VERIFY; ATOTA_ERR_NO_OTA_SLOT
+ * without another OTA slot; also ATOTA_ERR_INVALID_ARG (no flash or table; a slot outside the
+ * flash or not whole sectors), ATOTA_ERR_NOT_FOUND (no otadata partition), ATOTA_ERR_OTADATA_SIZE,
+ * or the flash's error reading otadata. On failure the writer is IDLE. */
 atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer_opts_t *opts,
                                    atota_diag_t *diag);
 
-/* Takes the next len bytes of the image. Errors are sticky (the writer is then FAILED): an image
- * error (ATOTA_ERR_IMAGE_MAGIC, _CHIP, _CHIP_REV, _TOO_BIG, ... from the streaming verifier, the
- * header ones before any erase), or a flash error. Bytes after the end of the image are refused
- * (ATOTA_ERR_IMAGE_TOO_BIG) unless they fit the slot (trailing padding is accepted, as IDF). */
+/* Takes the next len bytes of the image (any len, 0 included; data is not kept after the call).
+ * Errors are sticky (the writer is then FAILED and every later write or finish returns the same
+ * error and message): an image error (ATOTA_ERR_IMAGE_MAGIC, _CHIP, _CHIP_REV, _SEGMENTS, _TOO_BIG,
+ * ... from the streaming verifier, which sees the bytes before the flash does, so the header
+ * ones come before any erase; a checksum or hash mismatch on the write that ends the image), or a
+ * flash error. Bytes after the end of the image are accepted and programmed while they fit the
+ * slot (trailing padding or a signature sector, as IDF); the write that would pass the slot's end
+ * fails whole with ATOTA_ERR_IMAGE_TOO_BIG. ATOTA_ERR_STATE when the writer is not open. */
 atota_err_t atota_ota_writer_write(atota_ota_writer_t *w, const void *data, size_t len,
                                    atota_diag_t *diag);
 
-/* esp_ota_end + esp_ota_set_boot_partition: programs the last partial page, verifies the whole
- * image as written on flash, then makes the slot the boot slot. info (may be NULL) gets what was
- * verified. On any error nothing in otadata has changed. */
+/* esp_ota_end + esp_ota_set_boot_partition: checks that the verifier saw a complete, valid image
+ * (ATOTA_ERR_IMAGE_TRUNCATED, also for no bytes at all), programs the last partial page, verifies
+ * the image as written on flash (chip, revision, checksum, SHA-256, slot size; and that it is the
+ * image received), then makes the slot the boot slot (atota_otadata_set_boot_slot: state NEW with
+ * rollback). info (may be NULL) gets what was verified on flash. On any error before the switch
+ * otadata is untouched; a power cut inside the switch leaves the old entry in charge. The writer
+ * is then DONE (or FAILED, sticky). */
 atota_err_t atota_ota_writer_finish(atota_ota_writer_t *w, atota_image_info_t *info,
                                     atota_diag_t *diag);
 

@@ -34,11 +34,13 @@ ssl_token=abc==
 ota=on
 ota_ssl=on
 userota=on
-webserver=off"
+webserver=off
+ota_retries=5
+ota_time_limit=300"
 got=$(sed -n '/^Firmware configuration$/,$p' "$TMP/info.txt" | grep -v '^Block: ')
 expect_eq "$got" "$want" "firmware configuration section"
 expect_grep "$TMP/info.txt" '^Block: segment 1, file offset 0x128, [0-9]+ bytes, version 1$'
-expect_eq "$(tail -n 14 "$TMP/info.txt" | head -n 1)" "Firmware configuration" "section is last"
+expect_eq "$(tail -n 16 "$TMP/info.txt" | head -n 1)" "Firmware configuration" "section is last"
 
 # With a payload too: the block comes first, the payload after it.
 head -c 5000 /dev/urandom >"$TMP/payload.bin"

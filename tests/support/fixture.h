@@ -55,14 +55,29 @@ static inline uint64_t fx_mutating_ops(const atota_flash_sim_t *sim)
 }
 
 /* Builds an app image for `chip` with this version string; the caller frees *out. */
-static inline size_t fx_build_app(uint16_t chip, const char *version, uint8_t **out)
+/* Builds an app image for `chip` with this version string and a DROM payload of payload_size
+ * bytes of deterministic noise (0: 64 small bytes); the caller frees *out. */
+static inline size_t fx_build_app_sized(uint16_t chip, const char *version, size_t payload_size,
+                                        uint8_t **out)
 {
     static const uint8_t code[64] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t *noise = NULL;
     atota_image_build_segment_t seg;
     memset(&seg, 0, sizeof seg);
     seg.load_addr = 0; /* DROM after the descriptor */
     seg.data = code;
     seg.len = sizeof code;
+    if (payload_size) {
+        noise = malloc(payload_size);
+        assert_non_null(noise);
+        uint32_t x = 2463534242u; /* xorshift32: the same bytes every run */
+        for (size_t i = 0; i < payload_size; i++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            noise[i] = (uint8_t)x;
+        }
+        seg.data = noise;
+        seg.len = (uint32_t)payload_size;
+    }
 
     atota_image_build_opts_t o;
     memset(&o, 0, sizeof o);
@@ -86,6 +101,7 @@ static inline size_t fx_build_app(uint16_t chip, const char *version, uint8_t **
     atota_diag_t d;
     atota_diag_clear(&d);
     atota_err_t err = atota_image_build(&o, buf, cap, &len, &d);
+    free(noise);
     if (err != ATOTA_OK) {
         print_error("atota_image_build(%s): %s\n", version, atota_diag_text(&d, err));
         free(buf);
@@ -93,6 +109,12 @@ static inline size_t fx_build_app(uint16_t chip, const char *version, uint8_t **
     }
     *out = buf;
     return len;
+}
+
+/* A small app image (a 64-byte payload). */
+static inline size_t fx_build_app(uint16_t chip, const char *version, uint8_t **out)
+{
+    return fx_build_app_sized(chip, version, 0, out);
 }
 
 /* Places an app image in a partition by writing the bytes directly (not a flash operation the

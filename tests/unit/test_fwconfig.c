@@ -40,6 +40,8 @@ static void expect_same_config(const atota_fwconfig_t *got, const atota_fwconfig
     assert_int_equal(got->ssl_port, want->ssl_port);
     assert_string_equal(got->ssl_token, want->ssl_token);
     assert_int_equal(got->features, want->features);
+    assert_int_equal(got->ota_retries, want->ota_retries);
+    assert_int_equal(got->ota_time_limit, want->ota_time_limit);
 }
 
 static void expect_defaults(const atota_fwconfig_t *c)
@@ -75,6 +77,8 @@ static void custom_config(atota_fwconfig_t *c)
     set_ok(c, "ssl_token=tok-en_1.2~3+4/5==");
     set_ok(c, "ota=off");
     set_ok(c, "webserver=off");
+    set_ok(c, "ota_retries=0");
+    set_ok(c, "ota_time_limit=45");
 }
 
 static void defaults_are_esp_at_kconfig(void **state)
@@ -93,6 +97,9 @@ static void defaults_are_esp_at_kconfig(void **state)
     assert_int_equal(c.ssl_port, 443);
     assert_string_equal(c.ssl_token, "dd93253c287f725de50d4071a05dd28b72056ca7");
     assert_int_equal(c.features, ATOTA_FEATURE_ALL);
+    /* ATOTA's download policy (docs/userota.md): 5 resumes, 300 s for a whole download */
+    assert_int_equal(c.ota_retries, 5);
+    assert_int_equal(c.ota_time_limit, 300);
 }
 
 static void every_key_sets_its_field(void **state)
@@ -143,6 +150,16 @@ static void every_key_sets_its_field(void **state)
         set_ok(&c, kv);
         assert_int_equal(c.features, ATOTA_FEATURE_ALL);
     }
+    set_ok(&c, "ota_retries=0");
+    assert_int_equal(c.ota_retries, 0);
+    set_ok(&c, "ota_retries=100"); /* the most */
+    assert_int_equal(c.ota_retries, 100);
+    set_ok(&c, "ota_retries=007");
+    assert_int_equal(c.ota_retries, 7);
+    set_ok(&c, "ota_time_limit=0"); /* no limit */
+    assert_int_equal(c.ota_time_limit, 0);
+    set_ok(&c, "ota_time_limit=86400"); /* a day: the most */
+    assert_int_equal(c.ota_time_limit, 86400);
     assert_false(c.present); /* set does not claim a block */
 }
 
@@ -190,6 +207,15 @@ static void bad_keys_and_values_each_say_what(void **state)
         {"ota=yes", "ota: 'yes' is not on or off"},
         {"webserver=ON", "webserver: 'ON' is not on or off"},
         {"userota=", "userota: '' is not on or off"},
+        {"ota_retries=101", "ota_retries: '101' is not a number from 0 to 100 (decimal)"},
+        {"ota_retries=-1", "ota_retries: '-1' is not a number from 0 to 100"},
+        {"ota_retries=", "ota_retries: '' is not a number from 0 to 100"},
+        {"ota_retries=+5", "ota_retries: '+5' is not a number"},
+        {"ota_retries=5 ", "ota_retries: '5 ' is not a number"},
+        {"ota_retries=0x5", "ota_retries: '0x5' is not a number"},
+        {"ota_time_limit=86401", "ota_time_limit: '86401' is not a number from 0 to 86400"},
+        {"ota_time_limit=99999999999", "ota_time_limit: '99999999999' is not a number"},
+        {"ota_time_limit=4294967296", "ota_time_limit: '4294967296' is not a number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         atota_fwconfig_t c, before;
@@ -232,6 +258,8 @@ static void lines_list_every_key_in_block_order(void **state)
         "ota_ssl=on",
         "userota=on",
         "webserver=off",
+        "ota_retries=0",
+        "ota_time_limit=45",
     };
     char line[ATOTA_FWCONFIG_LINE_MAX];
     for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
@@ -299,6 +327,8 @@ static void encode_decode_round_trip(void **state)
     memset(big.ssl_token, 't', 64);
     big.ota_port = big.ssl_port = 65535;
     big.features = 0;
+    big.ota_retries = ATOTA_FWCONFIG_MAX_OTA_RETRIES;
+    big.ota_time_limit = ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT;
     n = atota_fwconfig_encode(&big, block, ATOTA_FWCONFIG_MAX_LEN);
     assert_true(n > 0 && n <= ATOTA_FWCONFIG_MAX_LEN);
     assert_int_equal(atota_fwconfig_decode(block, n, &back, &d), ATOTA_OK);
@@ -332,6 +362,12 @@ static void encode_refuses_short_buffers_and_bad_values(void **state)
     assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
     bad = c;
     bad.features = 0x10;
+    assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
+    bad = c;
+    bad.ota_retries = 101;
+    assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
+    bad = c;
+    bad.ota_time_limit = 86401;
     assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
 }
 
@@ -374,6 +410,8 @@ static void decode_refuses_damaged_blocks(void **state)
     assert_true(c.present);
     assert_int_equal(c.ota_port, 81);
     assert_string_equal(c.ota_host, "iot.espressif.cn"); /* keys not listed keep the defaults */
+    assert_int_equal(c.ota_retries, 5); /* a block from before the policy keys: the defaults */
+    assert_int_equal(c.ota_time_limit, 300);
 
     /* No magic: not a block at all. */
     b[0] = 'a';
@@ -414,6 +452,9 @@ static void decode_refuses_damaged_blocks(void **state)
         {"bad port", "ssl_port=99999\n", 15, "line 1: ssl_port: '99999' is not a port number"},
         {"CRLF", "ota_port=80\r\n", 13, "line 1: ota_port: '80?' is not a port number"},
         {"duplicate", "ota=on\nwebserver=off\nota=off\n", 29, "line 3: key 'ota' given twice"},
+        {"duplicate number", "ota_retries=1\nota_retries=2\n", 28,
+         "line 2: key 'ota_retries' given twice"},
+        {"bad number", "ota_time_limit=1e3\n", 19, "line 1: ota_time_limit: '1e3' is not a number"},
         {"not KEY=VALUE", "ota_host\n", 9, "line 1: 'ota_host' is not KEY=VALUE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
