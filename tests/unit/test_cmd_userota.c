@@ -8,53 +8,19 @@
 #include "core/fmt/fwconfig.h"
 #include "core/fmt/otadata.h"
 #include "support/fake_http.h"
+#include "support/capture_host.h"
 #include "support/fixture.h"
 
-#define OUT_CAP 65536
-#define URL     "http://192.168.10.10:8070/esp-at.bin" /* 36 bytes, as the doc example */
-#define ETAG    "\"5f1d-1a2b\""
-#define OK      "\r\nOK\r\n"
-#define ERROR   "\r\nERROR\r\n"
-
-typedef struct {
-    char out[OUT_CAP];
-    size_t len;
-    char log[32768];
-    uint64_t now;
-    unsigned restarts;
-} host_state_t;
-
-static uint64_t host_now(void *ctx)
-{
-    return ((host_state_t *)ctx)->now;
-}
-
-static void host_log(void *ctx, const char *line)
-{
-    host_state_t *h = ctx;
-    size_t n = strlen(h->log);
-    snprintf(h->log + n, sizeof h->log - n, "%s\n", line);
-}
-
-static void host_write(void *ctx, const void *data, size_t len)
-{
-    host_state_t *h = ctx;
-    assert_true(h->len + len < OUT_CAP);
-    memcpy(h->out + h->len, data, len);
-    h->len += len;
-    h->out[h->len] = '\0';
-}
-
-static void host_restart(void *ctx)
-{
-    ((host_state_t *)ctx)->restarts++;
-}
+#define URL   "http://192.168.10.10:8070/esp-at.bin" /* 36 bytes, as the doc example */
+#define ETAG  "\"5f1d-1a2b\""
+#define OK    "\r\nOK\r\n"
+#define ERROR "\r\nERROR\r\n"
 
 typedef struct {
     atota_profile_t profile;
     atota_flash_sim_t *sim;
     const atota_flash_t *flash;
-    host_state_t hs;
+    fx_host_state_t hs;
     atota_module_host_t host;
     fake_http_t http;
     atota_module_t m;
@@ -139,11 +105,7 @@ static rig_t *rig_new(const char *v1_config)
     r->image_len = build_app("v4.2.0.0", 200 * 1024, NULL, &r->image);
     fake_http_init(&r->http, r->image, r->image_len, ETAG);
     r->hs.now = 1000;
-    r->host.ctx = &r->hs;
-    r->host.now_ms = host_now;
-    r->host.log = host_log;
-    r->host.write = host_write;
-    r->host.restart = host_restart;
+    fx_host_init(&r->host, &r->hs);
     r->host.http = fake_http_port(&r->http);
     return r;
 }
@@ -155,44 +117,9 @@ static void rig_free(rig_t *r)
     free(r);
 }
 
-static void clear_out(rig_t *r)
-{
-    r->hs.len = 0;
-    r->hs.out[0] = '\0';
-}
-
-static const char *visible(const char *s, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (; *s && n + 5 < cap; s++) {
-        if (*s == '\r') {
-            buf[n++] = '\\';
-            buf[n++] = 'r';
-        } else if (*s == '\n') {
-            buf[n++] = '\\';
-            buf[n++] = 'n';
-            buf[n++] = '\n';
-        } else {
-            buf[n++] = *s;
-        }
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static void expect_out(rig_t *r, const char *what, const char *want)
-{
-    if (r->hs.len == strlen(want) && memcmp(r->hs.out, want, strlen(want)) == 0)
-        return;
-    static char a[OUT_CAP * 2], b[OUT_CAP * 2];
-    print_error("%s:\n--- expected\n%s\n--- got\n%s\n---\nlog:\n%s", what,
-                visible(want, a, sizeof a), visible(r->hs.out, b, sizeof b), r->hs.log);
-    fail();
-}
-
 static void boot(rig_t *r)
 {
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     r->hs.restarts = 0;
     atota_diag_t d = {{0}};
     atota_module_opts_t o;
@@ -203,16 +130,16 @@ static void boot(rig_t *r)
         print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), r->hs.log);
         fail();
     }
-    expect_out(r, "boot", "\r\nready\r\n");
-    clear_out(r);
+    fx_expect_out(&r->hs, "boot", "\r\nready\r\n");
+    fx_host_clear_out(&r->hs);
 }
 
 /* Sends bytes and checks everything the module answers at once. */
 static void send(rig_t *r, const char *bytes, const char *want)
 {
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     atota_module_feed(&r->m, bytes, strlen(bytes));
-    expect_out(r, bytes, want);
+    fx_expect_out(&r->hs, bytes, want);
 }
 
 /* The host's loop until the AT command ends (or a restart is asked for). */
@@ -229,13 +156,13 @@ static void run(rig_t *r)
 /* The station joins the default access point (AT+CWJAP, ~300 ms). */
 static void join(rig_t *r)
 {
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     static const char cwjap[] = "AT+CWJAP=\"atota\",\"atota-pass\"\r\n";
     atota_module_feed(&r->m, cwjap, sizeof cwjap - 1);
     run(r);
     assert_true(atota_wifi_connected(&r->m.wifi));
     assert_non_null(strstr(r->hs.out, "WIFI GOT IP"));
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
 }
 
 static void prompt_and_url(rig_t *r, const char *url)
@@ -269,9 +196,9 @@ static void test_success_exact_bytes(void **state)
     send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
     send(r, URL, "\r\nRecv 36 bytes\r\n");
     assert_true(atota_at_busy(&r->m.at));
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "the end of the download", OK); /* no progress lines on the AT port */
+    fx_expect_out(&r->hs, "the end of the download", OK); /* no progress lines on the AT port */
     assert_int_equal(r->hs.restarts, 1);
     assert_string_equal(r->http.url, URL);
     assert_int_equal(r->http.requests, 1);
@@ -306,7 +233,7 @@ static void test_cmd_list_and_types(void **state)
     rig_t *r = rig_new(NULL);
     boot(r);
     send(r, "ATE0\r\n", "ATE0\r\n" OK);
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     atota_module_feed(&r->m, "AT+CMD?\r\n", 9);
     unsigned n = 0;
     while (atota_at_cmd_at(&r->m.at, n))
@@ -388,9 +315,9 @@ static void test_bad_url(void **state)
     assert_non_null(strstr(r->hs.log, "http:// or https://"));
     /* a NUL byte inside the URL: counted, refused */
     send(r, "AT+USEROTA=10\r\n", "AT+USEROTA=10\r\n\r\nOK\r\n\r\n>");
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     atota_module_feed(&r->m, "http://a\0b", 10);
-    expect_out(r, "URL with a NUL", "\r\nRecv 10 bytes\r\n" ERROR);
+    fx_expect_out(&r->hs, "URL with a NUL", "\r\nRecv 10 bytes\r\n" ERROR);
     assert_int_equal(r->http.requests, 0);
     rig_free(r);
 }
@@ -403,9 +330,9 @@ static void test_http_404(void **state)
     join(r);
     r->http.status_for[0] = 404;
     prompt_and_url(r, URL);
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "404", ERROR);
+    fx_expect_out(&r->hs, "404", ERROR);
     assert_int_equal(r->hs.restarts, 0);
     assert_non_null(strstr(r->hs.log, "userota: failed: HTTP 404 (ATOTA_ERR_HTTP_STATUS)"));
     /* the module goes on with v1 */
@@ -433,9 +360,9 @@ static void test_busy_while_downloading(void **state)
     send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nbusy p...\r\n");
     send(r, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n\r\nbusy p...\r\n");
     r->http.stall = false;
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "after busy", OK);
+    fx_expect_out(&r->hs, "after busy", OK);
     rig_free(r);
 }
 
@@ -449,9 +376,9 @@ static void test_surplus_bytes_after_the_url(void **state)
     /* §1.4: more bytes than announced: they are not the URL; the running command answers them
      * with busy (here a whole line, echoed first as every line is) */
     send(r, URL "AT\r\n", "\r\nRecv 36 bytes\r\nAT\r\n\r\nbusy p...\r\n");
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "after surplus", OK);
+    fx_expect_out(&r->hs, "after surplus", OK);
     assert_string_equal(r->http.url, URL);
     rig_free(r);
 }
@@ -469,9 +396,9 @@ static void test_resume_through_the_module(void **state)
     r->http.reset_at[0] = 30000;
     r->http.reset_at[1] = 100000;
     prompt_and_url(r, URL);
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "resumed", OK);
+    fx_expect_out(&r->hs, "resumed", OK);
     assert_int_equal(r->http.requests, 3);
     assert_int_equal(r->http.range_from[1], 30000);
     assert_string_equal(r->http.if_range[2], ETAG);
@@ -489,9 +416,9 @@ static void test_no_retries_from_fwconfig(void **state)
     join(r);
     r->http.reset_at[0] = 30000;
     prompt_and_url(r, URL);
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "no retries", ERROR);
+    fx_expect_out(&r->hs, "no retries", ERROR);
     assert_int_equal(r->http.requests, 1);
     assert_non_null(strstr(r->hs.log, "connection reset by peer at byte 30000"));
     boot(r);
@@ -509,9 +436,9 @@ static void test_time_limit_from_fwconfig(void **state)
     r->http.stall_at = 40000;
     prompt_and_url(r, URL);
     uint64_t t0 = r->hs.now;
-    clear_out(r);
+    fx_host_clear_out(&r->hs);
     run(r);
-    expect_out(r, "time limit", ERROR);
+    fx_expect_out(&r->hs, "time limit", ERROR);
     assert_true(r->hs.now - t0 >= 5000 && r->hs.now - t0 < 5100);
     assert_non_null(strstr(r->hs.log, "no complete image within 5 s"));
     boot(r);

@@ -7,67 +7,17 @@
 #include "core/cmd/module.h"
 #include "core/fmt/fwconfig.h"
 #include "core/fmt/otadata.h"
+#include "support/capture_host.h"
 #include "support/fixture.h"
 
-#define OUT_CAP 65536
-
-/* The host port: a capture buffer for the AT port, a log, a fake clock, restart and UART
- * requests. */
-typedef struct {
-    char out[OUT_CAP];
-    size_t len;
-    char log[8192];
-    uint64_t now;
-    unsigned restarts;
-    unsigned uart_sets;
-    uint32_t baud;
-    unsigned data_bits, stop_bits, parity, flow;
-} host_state_t;
-
-static uint64_t host_now(void *ctx)
-{
-    return ((host_state_t *)ctx)->now;
-}
-
-static void host_log(void *ctx, const char *line)
-{
-    host_state_t *h = ctx;
-    size_t n = strlen(h->log);
-    snprintf(h->log + n, sizeof h->log - n, "%s\n", line);
-}
-
-static void host_write(void *ctx, const void *data, size_t len)
-{
-    host_state_t *h = ctx;
-    assert_true(h->len + len < OUT_CAP);
-    memcpy(h->out + h->len, data, len);
-    h->len += len;
-    h->out[h->len] = '\0';
-}
-
-static void host_restart(void *ctx)
-{
-    ((host_state_t *)ctx)->restarts++;
-}
-
-static void host_set_uart(void *ctx, uint32_t baud, unsigned data_bits, unsigned stop_bits,
-                          unsigned parity, unsigned flow)
-{
-    host_state_t *h = ctx;
-    h->uart_sets++;
-    h->baud = baud;
-    h->data_bits = data_bits;
-    h->stop_bits = stop_bits;
-    h->parity = parity;
-    h->flow = flow;
-}
+#define OUT_CAP FX_OUT_CAP
 
 /* One module over one flash. */
 typedef struct {
     atota_profile_t profile;
     atota_flash_sim_t *sim;
     const atota_flash_t *flash;
-    host_state_t host_state;
+    fx_host_state_t host_state;
     atota_module_host_t host;
     atota_module_t m;
     const atota_partition_t *ota0, *ota1, *otadata, *nvs;
@@ -160,12 +110,7 @@ static rig_t *rig_new(const char *v0, const char *v1)
         r->len0 = put_app(r, r->ota0, v0, NULL);
     if (v1)
         r->len1 = put_app(r, r->ota1, v1, NULL);
-    r->host.ctx = &r->host_state;
-    r->host.now_ms = host_now;
-    r->host.log = host_log;
-    r->host.write = host_write;
-    r->host.restart = host_restart;
-    r->host.set_uart = host_set_uart;
+    fx_host_init(&r->host, &r->host_state);
     return r;
 }
 
@@ -175,45 +120,9 @@ static void rig_free(rig_t *r)
     free(r);
 }
 
-static void clear_out(rig_t *r)
-{
-    r->host_state.len = 0;
-    r->host_state.out[0] = '\0';
-}
-
-/* "\r\n" made visible, for failure messages. */
-static const char *visible(const char *s, char *buf, size_t cap)
-{
-    size_t n = 0;
-    for (; *s && n + 5 < cap; s++) {
-        if (*s == '\r') {
-            buf[n++] = '\\';
-            buf[n++] = 'r';
-        } else if (*s == '\n') {
-            buf[n++] = '\\';
-            buf[n++] = 'n';
-            buf[n++] = '\n';
-        } else {
-            buf[n++] = *s;
-        }
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static void expect_out(rig_t *r, const char *what, const char *want)
-{
-    if (r->host_state.len == strlen(want) && memcmp(r->host_state.out, want, strlen(want)) == 0)
-        return;
-    static char a[OUT_CAP * 2], b[OUT_CAP * 2];
-    print_error("%s:\n--- expected\n%s\n--- got\n%s\n---\n", what, visible(want, a, sizeof a),
-                visible(r->host_state.out, b, sizeof b));
-    fail();
-}
-
 static void boot_ok(rig_t *r)
 {
-    clear_out(r);
+    fx_host_clear_out(&r->host_state);
     r->host_state.restarts = 0;
     atota_diag_t d = {{0}};
     atota_module_opts_t o;
@@ -224,16 +133,16 @@ static void boot_ok(rig_t *r)
         print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), r->host_state.log);
         fail();
     }
-    expect_out(r, "boot", "\r\nready\r\n");
-    clear_out(r);
+    fx_expect_out(&r->host_state, "boot", "\r\nready\r\n");
+    fx_host_clear_out(&r->host_state);
 }
 
 /* Sends one command line (or raw bytes) and checks everything the module answers. */
 static void cmd(rig_t *r, const char *line, const char *want)
 {
-    clear_out(r);
+    fx_host_clear_out(&r->host_state);
     atota_module_feed(&r->m, line, strlen(line));
-    expect_out(r, line, want);
+    fx_expect_out(&r->host_state, line, want);
 }
 
 /* Boots with echo off, as most tests want only the answers. */
@@ -400,7 +309,7 @@ static void test_cmd_list(void **state)
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
     boot_quiet(r);
-    clear_out(r);
+    fx_host_clear_out(&r->host_state);
     atota_module_feed(&r->m, "AT+CMD?\r\n", 9);
     const char *head = "+CMD:0,\"AT\",0,0,0,1\r\n"
                        "+CMD:1,\"ATE0\",0,0,0,1\r\n"
@@ -418,8 +327,8 @@ static void test_cmd_list(void **state)
     const char *out = r->host_state.out;
     if (strncmp(out, head, strlen(head)) != 0) {
         char a[4096], b[OUT_CAP * 2];
-        print_error("AT+CMD? head:\n%s\n--- got\n%s\n", visible(head, a, sizeof a),
-                    visible(out, b, sizeof b));
+        print_error("AT+CMD? head:\n%s\n--- got\n%s\n", fx_visible(head, a, sizeof a),
+                    fx_visible(out, b, sizeof b));
         fail();
     }
     /* one line per registered command, the UART table, then AT+USEROTA last */
@@ -693,7 +602,7 @@ static void test_rollback_power_cut(void **state)
     /* cut the power right after the bootloader's write: "ready" is never reached */
     atota_flash_sim_arm_power_cut(r->sim, boot_ops, ATOTA_POWER_CUT_BEFORE, 1);
     atota_module_opts_t o = {.profile_name = "esp32-wroom-32"};
-    clear_out(r);
+    fx_host_clear_out(&r->host_state);
     atota_err_t err = atota_module_boot(&r->m, r->flash, &r->host, &o, NULL);
     assert_int_equal(err, ATOTA_ERR_FLASH_POWER_CUT);
     assert_null(strstr(r->host_state.out, "ready"));
@@ -737,10 +646,10 @@ static void test_sysflash(void **state)
     cmd(r, "AT+SYSFLASH=2,\"mfg_nvs\",256,10\r\n", "+SYSFLASH:10,helloworld\r\n\r\nOK\r\n");
     /* raw bytes, CR LF and NUL included */
     cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0x200,4\r\n", "\r\nOK\r\n\r\n>");
-    clear_out(r);
+    fx_host_clear_out(&r->host_state);
     atota_module_feed(&r->m, "\r\n\0A", 4);
-    expect_out(r, "4 raw bytes", "\r\nOK\r\n");
-    clear_out(r);
+    fx_expect_out(&r->host_state, "4 raw bytes", "\r\nOK\r\n");
+    fx_host_clear_out(&r->host_state);
     const char *rd = "AT+SYSFLASH=2,\"mfg_nvs\",0x1FF,6\r\n";
     atota_module_feed(&r->m, rd, strlen(rd));
     assert_int_equal(r->host_state.len, 12 + 6 + 2 + 6);

@@ -9,9 +9,9 @@
 #include "core/cmd/module.h"
 #include "core/fmt/otadata.h"
 #include "support/fake_http.h"
+#include "support/capture_host.h"
 #include "support/fixture.h"
 
-#define OUT_CAP    8192
 #define URL        "http://192.168.10.10:8070/esp-at.bin"
 #define IMAGE_SIZE (256u * 1024u)
 #define V1         "v4.1.0.0"
@@ -20,43 +20,11 @@
 #define MID_SEEDS  3u /* ... with this many seeds */
 
 typedef struct {
-    char out[OUT_CAP];
-    size_t len;
-    uint64_t now;
-    unsigned restarts;
-} host_state_t;
-
-static uint64_t host_now(void *ctx)
-{
-    return ((host_state_t *)ctx)->now;
-}
-
-static void host_log(void *ctx, const char *line)
-{
-    (void)ctx, (void)line;
-}
-
-static void host_write(void *ctx, const void *data, size_t len)
-{
-    host_state_t *h = ctx;
-    if (h->len + len >= OUT_CAP)
-        h->len = 0; /* only the tail matters here */
-    memcpy(h->out + h->len, data, len);
-    h->len += len;
-    h->out[h->len] = '\0';
-}
-
-static void host_restart(void *ctx)
-{
-    ((host_state_t *)ctx)->restarts++;
-}
-
-typedef struct {
     atota_profile_t profile;
     atota_flash_sim_t *sim;
     const atota_flash_t *flash;
     uint8_t *base; /* the flash before the update: v1 running, the station saved */
-    host_state_t hs;
+    fx_host_state_t hs;
     atota_module_host_t host;
     fake_http_t http;
     atota_module_t m;
@@ -119,11 +87,9 @@ static rig_t *rig_new(void)
     free(v1);
     r->image_len = fx_build_app_sized(ATOTA_CHIP_ESP32, V2, IMAGE_SIZE, &r->image);
     r->hs.now = 1000;
-    r->host.ctx = &r->hs;
-    r->host.now_ms = host_now;
-    r->host.log = host_log;
-    r->host.write = host_write;
-    r->host.restart = host_restart;
+    fx_host_init(&r->host, &r->hs);
+    r->host.log = NULL;     /* thousands of boots: the log is not looked at */
+    r->hs.keep_tail = true; /* only the end of the output is */
     r->host.http = fake_http_port(&r->http);
 
     /* v1 boots, the station joins and is saved: the state every run starts from */
