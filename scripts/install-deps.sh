@@ -3,7 +3,8 @@
 # Idempotent and non-interactive; safe to run on every `make`.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-      libcmocka-dev libmbedtls-dev libcurl4-openssl-dev curl openssl python3)
+      libcmocka-dev libmbedtls-dev libcurl4-openssl-dev curl openssl python3
+      libmicrohttpd-dev libsqlite3-dev libcjson-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
