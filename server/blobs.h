@@ -25,8 +25,15 @@ atota_err_t atota_blobs_put(atota_blobs_t *b, const void *data, size_t len, char
 atota_err_t atota_blobs_open_read(atota_blobs_t *b, const char *sha256_hex, int *fd, uint64_t *size,
                                   int64_t *mtime);
 /* Removes blobs no file row names and leftover temporary files; keep(ctx, sha) says which to
- * keep. Returns how many were removed in *removed. */
+ * keep. Returns how many were removed in *removed. Safe while the server runs: blobs put through
+ * this handle and its own temporary files are always kept (a put's file row may not be committed
+ * yet), so what this process made unreferenced is removed by the next process's gc. keep is
+ * called with the handle's lock held: it must not call atota_blobs_*. */
 atota_err_t atota_blobs_gc(atota_blobs_t *b, int (*keep)(void *ctx, const char *sha256_hex),
                            void *ctx, unsigned *removed);
+
+/* Reads a blob whole and checks that it hashes to its name (start-up checks, tests):
+ * ATOTA_ERR_IO with diag when it does not, NOT_FOUND / INVALID_ARG as atota_blobs_open_read. */
+atota_err_t atota_blobs_verify(atota_blobs_t *b, const char *sha256_hex, atota_diag_t *diag);
 
 #endif /* ATOTA_SERVER_BLOBS_H */

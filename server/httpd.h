@@ -48,13 +48,18 @@ atota_httpd_response_t *atota_httpd_response_error(int status, const char *fmt, 
  * the layer guarantees it for every response it sends. */
 atota_httpd_response_t *atota_httpd_response_file(int status, int fd, uint64_t offset,
                                                   uint64_t len);
+/* Adds a header (copied); r may be NULL (then nothing happens, so calls can follow a builder
+ * unchecked). A header that cannot be stored makes the layer answer 500. */
 void atota_httpd_response_header(atota_httpd_response_t *r, const char *name, const char *value);
+/* Frees a response that will not be returned to the layer (closing its file); NULL is ignored.
+ * A response returned by a handler belongs to the layer, which frees it once queued. */
+void atota_httpd_response_free(atota_httpd_response_t *r);
 
 typedef atota_httpd_response_t *(*atota_httpd_handler_t)(void *ctx,
                                                          const atota_httpd_request_t *req);
 
 typedef struct {
-    const char *method; /* NULL: any */
+    const char *method; /* NULL: any; "GET" answers HEAD too (the layer drops the body) */
     const char *prefix; /* the path starts with it ("/api/v1/products"); exact when it has no
                            trailing '*'... routes are tried in order, the first match wins */
     size_t max_body;    /* bytes; 0: no body allowed */

@@ -5,7 +5,7 @@
  *   server/device_api.c   the device API of iot.espressif.cn (ESP-AT's AT+CIUPDATE, AT+CIPFWVER)
  *   server/hosting.c      /fw/<sha256>/<name>: firmware files with Range, If-Range, HEAD, ETag
  *   server/mgmt_api.c     /api/v1: the REST management API (docs/server-api.md)
- *   server/console.c      /: the web console (server/console/*, embedded at build time)
+ *   server/console.c      /: the web console (the files of server/console, embedded at build time)
  */
 #ifndef ATOTA_SERVER_SERVER_H
 #define ATOTA_SERVER_SERVER_H

@@ -91,7 +91,10 @@ typedef struct {
     char project[33];
 } atota_store_file_t;
 
-/* Calls fn for each row of a listing, in id order; a non-zero return stops the listing. */
+/* Calls fn for each row of a listing, in id order; a non-zero return stops the listing. A row
+ * is the listing's struct (atota_store_product_t * for product_list, ...); for blob_list, the
+ * 64-hex name (const char *). fn runs after the store's lock is released: it may call the store.
+ * Listing the children of a missing product or version: NOT_FOUND. */
 typedef int (*atota_store_each_fn)(void *ctx, const void *row);
 
 typedef struct atota_store atota_store_t;
@@ -115,7 +118,8 @@ typedef struct {
     atota_err_t (*product_get)(atota_store_t *s, int64_t id, atota_store_product_t *out);
     atota_err_t (*product_list)(atota_store_t *s, atota_store_each_fn fn, void *ctx);
     atota_err_t (*product_set_recommended)(atota_store_t *s, int64_t product_id,
-                                           int64_t version_id); /* the version must be its own */
+                                           int64_t version_id); /* the version must be its own
+                                                                   (else NOT_FOUND); 0: none */
     atota_err_t (*device_add)(atota_store_t *s, atota_store_device_t *d, atota_diag_t *diag);
     atota_err_t (*device_find_by_key)(atota_store_t *s, const char *key, atota_store_device_t *out);
     atota_err_t (*device_list)(atota_store_t *s, int64_t product_id, atota_store_each_fn fn,
