@@ -42,6 +42,7 @@ chmod 755 "$work" # nginx's workers (user nobody when started as root) read www/
 SRV_PID=""
 NGX_PID=""
 cleanup() {
+    set +e
     for p in $SRV_PID $NGX_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     rm -rf "$work"
 }
@@ -69,7 +70,7 @@ fi
 
 # atota-server on a new data directory.
 mkdir -p "$work/data" "$work/www"
-"${SRV_RUN[@]}" "$server" --data "$work/data" --http 127.0.0.1:0 >"$work/srv.out" 2>"$work/srv.err" &
+"${SRV_RUN[@]}" "$server" --data "$work/data" --http 127.0.0.1:0 --https none >"$work/srv.out" 2>"$work/srv.err" &
 SRV_PID=$!
 port=""
 for _ in $(seq 400); do

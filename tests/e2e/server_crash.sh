@@ -34,7 +34,7 @@ ms_since() { python3 -c 'import sys, time; print(int((time.time() - float(sys.ar
 # $TMP/srv.err); SRV_PID.
 srv_spawn() {
     : >"$TMP/srv.out"
-    "$ATOTA_SERVER" --data "$DATA" --http 127.0.0.1:0 >"$TMP/srv.out" 2>>"$TMP/srv.err" &
+    "$ATOTA_SERVER" --data "$DATA" --http 127.0.0.1:0 --https none >"$TMP/srv.out" 2>>"$TMP/srv.err" &
     SRV_PID=$!
 }
 # srv_start: starts the server and waits for its port line; sets BASE. A check.
