@@ -25,24 +25,6 @@
 #define FILES_PER_ROM_MAX 32u
 #define ERROR_BODY_MAX    320u
 
-static void api_log(const atota_server_t *srv, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void api_log(const atota_server_t *srv, const char *fmt, ...)
-{
-    if (!srv->log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    srv->log(srv->log_ctx, line);
-}
-
 /* A JSON reply of the device API. "Connection: close": ESP-AT's query loop reads until it finds
  * its markers or the peer closes (esp-at-ota.md §3.4), and it sends "Connection: keep-alive"
  * even over HTTP/1.0; a reply without the markers (401, 404) must end with a close, or the device
@@ -118,7 +100,7 @@ static auth_t authenticate(atota_server_t *srv, const atota_httpd_request_t *req
     if (err == ATOTA_ERR_NOT_FOUND)
         return AUTH_DENIED;
     if (err != ATOTA_OK) {
-        api_log(srv, "device api: device lookup failed: %s", atota_strerror(err));
+        atota_server_log(srv, "device api: device lookup failed: %s", atota_strerror(err));
         return AUTH_STORE_FAILED;
     }
     if (strlen(dev->key) != ATOTA_STORE_KEY_HEX ||
@@ -133,34 +115,11 @@ static void record_seen(atota_server_t *srv, const atota_store_device_t *dev, ch
     atota_err_t err =
         srv->store->ops->device_seen(srv->store, dev->id, kind, version, file, (int64_t)time(NULL));
     if (err != ATOTA_OK)
-        api_log(srv, "device api: recording what device %lld asked failed: %s", (long long)dev->id,
-                atota_strerror(err));
+        atota_server_log(srv, "device api: recording what device %lld asked failed: %s",
+                         (long long)dev->id, atota_strerror(err));
 }
 
 /* ---- the product's versions ---------------------------------------------------------------- */
-
-typedef struct {
-    atota_store_version_t *rows;
-    size_t count, cap;
-    bool oom;
-} versions_t;
-
-static int collect_version(void *ctx, const void *row)
-{
-    versions_t *v = ctx;
-    if (v->count == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        atota_store_version_t *rows = realloc(v->rows, cap * sizeof *rows);
-        if (!rows) {
-            v->oom = true;
-            return 1;
-        }
-        v->rows = rows;
-        v->cap = cap;
-    }
-    v->rows[v->count++] = *(const atota_store_version_t *)row;
-    return 0;
-}
 
 typedef struct {
     atota_store_file_t rows[FILES_PER_ROM_MAX];
@@ -190,8 +149,8 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
     atota_store_product_t product;
     atota_err_t err = st->ops->product_get(st, dev->product_id, &product);
     if (err != ATOTA_OK) {
-        api_log(srv, "device api: product %lld of device %lld: %s", (long long)dev->product_id,
-                (long long)dev->id, atota_strerror(err));
+        atota_server_log(srv, "device api: product %lld of device %lld: %s",
+                         (long long)dev->product_id, (long long)dev->id, atota_strerror(err));
         return error_reply(500, "the server cannot read this device's product");
     }
     atota_store_version_t rec;
@@ -201,16 +160,16 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
         rec.product_id == dev->product_id) {
         has_rec = atota_iot_version_is_safe(rec.version);
         if (!has_rec)
-            api_log(srv,
-                    "device api: product %lld: the recommended version cannot be sent to "
-                    "ESP-AT (empty, too long, or a character it cannot carry)",
-                    (long long)product.id);
+            atota_server_log(srv,
+                             "device api: product %lld: the recommended version cannot be sent to "
+                             "ESP-AT (empty, too long, or a character it cannot carry)",
+                             (long long)product.id);
     }
     if (kind == ATOTA_IOT_REPLY_QUERY && !has_rec)
         return error_reply(404, "no recommended version for this product");
 
-    versions_t versions = {NULL, 0, 0, false};
-    err = st->ops->version_list(st, dev->product_id, collect_version, &versions);
+    atota_store_rows_t versions = ATOTA_STORE_ROWS(atota_store_version_t);
+    err = st->ops->version_list(st, dev->product_id, atota_store_collect, &versions);
     if (err != ATOTA_OK || versions.oom) {
         free(versions.rows);
         return error_reply(500, "the server cannot list this product's versions");
@@ -238,7 +197,7 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
                 continue;
             v = &rec;
         } else {
-            v = &versions.rows[versions.count - k];
+            v = ATOTA_STORE_ROW(versions, atota_store_version_t, versions.count - k);
             if (has_rec && v->id == rec.id)
                 continue;
         }
@@ -258,9 +217,9 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
     size_t len = atota_iot_reply_end(&reply);
     free(versions.rows);
     if (reply.dropped)
-        api_log(srv, "device api: product %lld: %u version(s) left out of a %s reply",
-                (long long)product.id, reply.dropped,
-                kind == ATOTA_IOT_REPLY_QUERY ? "query" : "listing");
+        atota_server_log(srv, "device api: product %lld: %u version(s) left out of a %s reply",
+                         (long long)product.id, reply.dropped,
+                         kind == ATOTA_IOT_REPLY_QUERY ? "query" : "listing");
     if (kind == ATOTA_IOT_REPLY_QUERY)
         record_seen(srv, dev, 'q', rec.version, NULL);
     atota_httpd_response_t *r = json_reply(200, body, len);
@@ -298,13 +257,13 @@ static atota_httpd_response_t *download(atota_server_t *srv, const atota_httpd_r
     int64_t mtime = 0;
     err = atota_blobs_open_read(srv->blobs, file.sha256, &fd, &size, &mtime);
     if (err != ATOTA_OK) {
-        api_log(srv, "device api: blob %s of %s %s: %s", file.sha256, v.version, file.name,
-                atota_strerror(err));
+        atota_server_log(srv, "device api: blob %s of %s %s: %s", file.sha256, v.version, file.name,
+                         atota_strerror(err));
         return error_reply(500, "the file's contents are missing on the server");
     }
     if (size != file.size)
-        api_log(srv, "device api: blob %s is %llu bytes, its file row says %llu", file.sha256,
-                (unsigned long long)size, (unsigned long long)file.size);
+        atota_server_log(srv, "device api: blob %s is %llu bytes, its file row says %llu",
+                         file.sha256, (unsigned long long)size, (unsigned long long)file.size);
     /* esp-at-ota.md §3.5: Content-Length (MHD writes "Content-Length: <n>" exactly), identity
      * encoding whatever Accept-Encoding says (nothing here compresses), and the headers with the
      * first body bytes in one write (the httpd layer's guarantee for file responses). */

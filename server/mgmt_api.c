@@ -7,7 +7,6 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,28 +30,6 @@ typedef atota_httpd_response_t response_t;
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-static void server_log(atota_server_t *srv, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void server_log(atota_server_t *srv, const char *fmt, ...)
-{
-    if (!srv->log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    /* names come from clients: no control character reaches the log (no forged lines) */
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    srv->log(srv->log_ctx, line);
 }
 
 /* The answer: cJSON printed compactly; obj is freed. */
@@ -164,37 +141,6 @@ static const char *json_string(const cJSON *obj, const char *key)
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
-/* Rows of a listing, copied (no store call is made from inside another's callback). */
-typedef struct {
-    uint8_t *rows;
-    size_t size, count, cap;
-    bool oom;
-} rows_t;
-
-static int collect(void *ctx, const void *row)
-{
-    rows_t *r = ctx;
-    if (r->count == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        uint8_t *grown = realloc(r->rows, cap * r->size);
-        if (!grown) {
-            r->oom = true;
-            return 1;
-        }
-        r->rows = grown;
-        r->cap = cap;
-    }
-    memcpy(r->rows + r->count * r->size, row, r->size);
-    r->count++;
-    return 0;
-}
-
-#define ROWS_INIT(type)                                                                            \
-    {                                                                                              \
-        NULL, sizeof(type), 0, 0, false                                                            \
-    }
-#define ROW(r, type, i) ((const type *)(const void *)((r).rows + (size_t)(i) * (r).size))
-
 /* ---- JSON of the model (docs/server-api.md "The model") ---- */
 
 static cJSON *account_json(const atota_store_account_t *a)
@@ -266,10 +212,10 @@ static cJSON *version_json(atota_server_t *srv, const atota_store_version_t *v,
     cJSON_AddNumberToObject(o, "created_at", (double)v->created_at);
     cJSON_AddBoolToObject(o, "recommended", v->id == recommended_id);
     cJSON *files = cJSON_AddArrayToObject(o, "files");
-    rows_t rows = ROWS_INIT(atota_store_file_t);
-    srv->store->ops->file_list(srv->store, v->id, collect, &rows);
+    atota_store_rows_t rows = ATOTA_STORE_ROWS(atota_store_file_t);
+    srv->store->ops->file_list(srv->store, v->id, atota_store_collect, &rows);
     for (size_t i = 0; i < rows.count; i++)
-        cJSON_AddItemToArray(files, file_json(srv, ROW(rows, atota_store_file_t, i)));
+        cJSON_AddItemToArray(files, file_json(srv, ATOTA_STORE_ROW(rows, atota_store_file_t, i)));
     free(rows.rows);
     return o;
 }
@@ -295,10 +241,10 @@ static cJSON *product_json(atota_server_t *srv, const atota_store_product_t *p)
 static cJSON *devices_array(atota_server_t *srv, int64_t product_id)
 {
     cJSON *arr = cJSON_CreateArray();
-    rows_t rows = ROWS_INIT(atota_store_device_t);
-    srv->store->ops->device_list(srv->store, product_id, collect, &rows);
+    atota_store_rows_t rows = ATOTA_STORE_ROWS(atota_store_device_t);
+    srv->store->ops->device_list(srv->store, product_id, atota_store_collect, &rows);
     for (size_t i = 0; i < rows.count; i++)
-        cJSON_AddItemToArray(arr, device_json(ROW(rows, atota_store_device_t, i)));
+        cJSON_AddItemToArray(arr, device_json(ATOTA_STORE_ROW(rows, atota_store_device_t, i)));
     free(rows.rows);
     return arr;
 }
@@ -308,11 +254,12 @@ static cJSON *product_full_json(atota_server_t *srv, const atota_store_product_t
     cJSON *o = product_json(srv, p);
     cJSON_AddItemToObject(o, "devices", devices_array(srv, p->id));
     cJSON *versions = cJSON_AddArrayToObject(o, "versions");
-    rows_t rows = ROWS_INIT(atota_store_version_t);
-    srv->store->ops->version_list(srv->store, p->id, collect, &rows);
+    atota_store_rows_t rows = ATOTA_STORE_ROWS(atota_store_version_t);
+    srv->store->ops->version_list(srv->store, p->id, atota_store_collect, &rows);
     for (size_t i = 0; i < rows.count; i++)
-        cJSON_AddItemToArray(versions, version_json(srv, ROW(rows, atota_store_version_t, i),
-                                                    p->recommended_version_id));
+        cJSON_AddItemToArray(versions,
+                             version_json(srv, ATOTA_STORE_ROW(rows, atota_store_version_t, i),
+                                          p->recommended_version_id));
     free(rows.rows);
     return o;
 }
@@ -361,7 +308,7 @@ static response_t *session_create(atota_server_t *srv, const atota_httpd_request
     bool ok = atota_auth_verify_password(password, found ? account.password_hash : dummy_hash);
     cJSON_Delete(body);
     if (!found || !ok) {
-        server_log(srv, "sign-in refused from %s", req->client ? req->client : "?");
+        atota_server_log(srv, "sign-in refused from %s", req->client ? req->client : "?");
         return atota_httpd_response_error(401, "wrong name or password");
     }
     atota_auth_identity_t id;
@@ -397,12 +344,12 @@ static response_t *session_delete(atota_server_t *srv, const atota_httpd_request
 
 static response_t *accounts_list(atota_server_t *srv)
 {
-    rows_t rows = ROWS_INIT(atota_store_account_t);
-    srv->store->ops->account_list(srv->store, collect, &rows);
+    atota_store_rows_t rows = ATOTA_STORE_ROWS(atota_store_account_t);
+    srv->store->ops->account_list(srv->store, atota_store_collect, &rows);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "accounts");
     for (size_t i = 0; i < rows.count; i++)
-        cJSON_AddItemToArray(arr, account_json(ROW(rows, atota_store_account_t, i)));
+        cJSON_AddItemToArray(arr, account_json(ATOTA_STORE_ROW(rows, atota_store_account_t, i)));
     free(rows.rows);
     return json_response(200, o);
 }
@@ -448,7 +395,7 @@ static response_t *account_create(atota_server_t *srv, const atota_httpd_request
     atota_err_t e = srv->store->ops->account_add(srv->store, &a, &d);
     if (e)
         return store_error(e, "account", &d);
-    server_log(srv, "account %s created%s", a.name, a.is_admin ? " (admin)" : "");
+    atota_server_log(srv, "account %s created%s", a.name, a.is_admin ? " (admin)" : "");
     return json_response(201, account_json(&a));
 }
 
@@ -482,7 +429,7 @@ static response_t *password_change(atota_server_t *srv, const atota_httpd_reques
         snprintf(path, sizeof path, "%s/initial-admin-password", srv->data_dir);
         unlink(path);
     }
-    server_log(srv, "account %s changed its password", id->account.name);
+    atota_server_log(srv, "account %s changed its password", id->account.name);
     return no_content();
 }
 
@@ -519,12 +466,13 @@ static response_t *api_key_create(atota_server_t *srv, const atota_httpd_request
 
 static response_t *products_list(atota_server_t *srv)
 {
-    rows_t rows = ROWS_INIT(atota_store_product_t);
-    srv->store->ops->product_list(srv->store, collect, &rows);
+    atota_store_rows_t rows = ATOTA_STORE_ROWS(atota_store_product_t);
+    srv->store->ops->product_list(srv->store, atota_store_collect, &rows);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "products");
     for (size_t i = 0; i < rows.count; i++)
-        cJSON_AddItemToArray(arr, product_json(srv, ROW(rows, atota_store_product_t, i)));
+        cJSON_AddItemToArray(arr,
+                             product_json(srv, ATOTA_STORE_ROW(rows, atota_store_product_t, i)));
     free(rows.rows);
     return json_response(200, o);
 }
@@ -561,7 +509,7 @@ static response_t *product_create(atota_server_t *srv, const atota_httpd_request
     atota_err_t e = srv->store->ops->product_add(srv->store, &p, &d);
     if (e)
         return store_error(e, "product", &d);
-    server_log(srv, "product %s created", p.name);
+    atota_server_log(srv, "product %s created", p.name);
     return json_response(201, product_json(srv, &p));
 }
 
@@ -581,7 +529,7 @@ static response_t *device_create(atota_server_t *srv, const atota_httpd_request_
     atota_err_t e = srv->store->ops->device_add(srv->store, &d, &diag);
     if (e)
         return store_error(e, "device", &diag);
-    server_log(srv, "device %s created in product %s", d.name, p->name);
+    atota_server_log(srv, "device %s created in product %s", d.name, p->name);
     return json_response(201, device_json(&d));
 }
 
@@ -617,7 +565,7 @@ static response_t *version_create(atota_server_t *srv, const atota_httpd_request
     atota_err_t e = srv->store->ops->version_add(srv->store, &v, &d);
     if (e)
         return store_error(e, "version", &d);
-    server_log(srv, "version %s created in product %s", v.version, p->name);
+    atota_server_log(srv, "version %s created in product %s", v.version, p->name);
     return json_response(201, version_json(srv, &v, p->recommended_version_id));
 }
 
@@ -632,8 +580,8 @@ static response_t *file_upload(atota_server_t *srv, const atota_httpd_request_t 
     atota_err_t e = atota_validate_file(name, req->body, req->body_len, check, &d);
     if (e) {
         free(check);
-        server_log(srv, "upload of %s to version %s refused: %s", name, v->version,
-                   atota_diag_text(&d, e));
+        atota_server_log(srv, "upload of %s to version %s refused: %s", name, v->version,
+                         atota_diag_text(&d, e));
         return atota_httpd_response_error(e == ATOTA_ERR_NO_MEM ? 500 : 422, "%s",
                                           atota_diag_text(&d, e));
     }
@@ -656,8 +604,8 @@ static response_t *file_upload(atota_server_t *srv, const atota_httpd_request_t 
         free(check);
         return atota_httpd_response_error(500, "cannot store %s: %s", name, atota_diag_text(&d, e));
     }
-    server_log(srv, "%s of version %s stored: %" PRIu64 " bytes, sha256 %s", name, v->version,
-               f.size, f.sha256);
+    atota_server_log(srv, "%s of version %s stored: %" PRIu64 " bytes, sha256 %s", name, v->version,
+                     f.size, f.sha256);
     cJSON *o = file_json(srv, &f);
     if (check->warning[0])
         cJSON_AddStringToObject(o, "warning", check->warning);
@@ -725,7 +673,7 @@ static response_t *route_product(atota_server_t *srv, const atota_httpd_request_
         atota_err_t e = srv->store->ops->product_set_recommended(srv->store, p.id, v.id);
         if (e)
             return store_error(e, "version", NULL);
-        server_log(srv, "product %s: version %s is current", p.name, v.version);
+        atota_server_log(srv, "product %s: version %s is current", p.name, v.version);
         if (srv->store->ops->product_get(srv->store, p.id, &p) != ATOTA_OK)
             return atota_httpd_response_error(404, "no such product");
         return json_response(200, product_json(srv, &p));
@@ -740,7 +688,7 @@ static response_t *route_product(atota_server_t *srv, const atota_httpd_request_
             atota_err_t e = srv->store->ops->file_delete(srv->store, v.id, name);
             if (e)
                 return store_error(e, "file", NULL);
-            server_log(srv, "%s of version %s deleted", name, v.version);
+            atota_server_log(srv, "%s of version %s deleted", name, v.version);
             return no_content();
         }
         if (strcmp(m, "GET") == 0) {

@@ -23,6 +23,13 @@ typedef struct {
     void *log_ctx;
 } atota_server_t;
 
+/* One line for the server's log; control characters (from clients' names) become '?'. */
+void atota_server_log(const atota_server_t *srv, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Each fills at most max routes into out and returns how many. */
 unsigned atota_device_api_routes(atota_server_t *srv, atota_httpd_route_t *out, unsigned max);
 unsigned atota_hosting_routes(atota_server_t *srv, atota_httpd_route_t *out, unsigned max);

@@ -152,6 +152,22 @@ struct atota_store {
     const atota_store_ops_t *ops;
 };
 
+/* A listing copied into memory: pass atota_store_collect as the callback and the rows as its
+ * ctx (rows = ATOTA_STORE_ROWS(type)); then ATOTA_STORE_ROW(rows, type, i). oom is set (and the
+ * listing stopped) when memory runs out. Free with atota_store_rows_free. */
+typedef struct {
+    uint8_t *rows;
+    size_t size, count, cap;
+    bool oom;
+} atota_store_rows_t;
+#define ATOTA_STORE_ROWS(type)                                                                     \
+    {                                                                                              \
+        NULL, sizeof(type), 0, 0, false                                                            \
+    }
+#define ATOTA_STORE_ROW(r, type, i) ((type *)(void *)((r).rows + (size_t)(i) * (r).size))
+int atota_store_collect(void *ctx, const void *row);
+void atota_store_rows_free(atota_store_rows_t *r);
+
 /* Opens (creating it when new) <dir>/atota.db: SQLite in WAL mode with synchronous=FULL, so
  * that a committed transaction survives a kill or a power cut. */
 atota_err_t atota_store_sqlite_open(const char *dir, atota_store_t **out, atota_diag_t *diag);

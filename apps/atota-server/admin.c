@@ -363,52 +363,29 @@ static int cmd_current(admin_t *a, int argc, char **argv)
 
 /* --- list --- */
 
-typedef struct {
-    uint8_t *rows;
-    size_t size, count, cap;
-} rows_t;
-
-static int collect(void *ctx, const void *row)
-{
-    rows_t *r = ctx;
-    if (r->count == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        uint8_t *grown = realloc(r->rows, cap * r->size);
-        if (!grown)
-            return 1;
-        r->rows = grown;
-        r->cap = cap;
-    }
-    memcpy(r->rows + r->count * r->size, row, r->size);
-    r->count++;
-    return 0;
-}
-
-#define ROW(r, type, i) ((const type *)(const void *)((r).rows + (size_t)(i) * (r).size))
-
 static int cmd_list(admin_t *a, int argc, char **argv)
 {
     (void)argv;
     if (argc != 0)
         return bad_usage("list takes no argument");
     atota_store_t *s = a->store;
-    rows_t accounts = {NULL, sizeof(atota_store_account_t), 0, 0};
-    s->ops->account_list(s, collect, &accounts);
+    atota_store_rows_t accounts = ATOTA_STORE_ROWS(atota_store_account_t);
+    s->ops->account_list(s, atota_store_collect, &accounts);
     for (size_t i = 0; i < accounts.count; i++) {
-        const atota_store_account_t *acc = ROW(accounts, atota_store_account_t, i);
+        const atota_store_account_t *acc = ATOTA_STORE_ROW(accounts, atota_store_account_t, i);
         printf("account %s (id %" PRId64 ")%s\n", acc->name, acc->id,
                acc->is_admin ? " admin" : "");
     }
     free(accounts.rows);
-    rows_t products = {NULL, sizeof(atota_store_product_t), 0, 0};
-    s->ops->product_list(s, collect, &products);
+    atota_store_rows_t products = ATOTA_STORE_ROWS(atota_store_product_t);
+    s->ops->product_list(s, atota_store_collect, &products);
     for (size_t i = 0; i < products.count; i++) {
-        const atota_store_product_t *p = ROW(products, atota_store_product_t, i);
+        const atota_store_product_t *p = ATOTA_STORE_ROW(products, atota_store_product_t, i);
         printf("product %s (id %" PRId64 ")\n", p->name, p->id);
-        rows_t devices = {NULL, sizeof(atota_store_device_t), 0, 0};
-        s->ops->device_list(s, p->id, collect, &devices);
+        atota_store_rows_t devices = ATOTA_STORE_ROWS(atota_store_device_t);
+        s->ops->device_list(s, p->id, atota_store_collect, &devices);
         for (size_t j = 0; j < devices.count; j++) {
-            const atota_store_device_t *dev = ROW(devices, atota_store_device_t, j);
+            const atota_store_device_t *dev = ATOTA_STORE_ROW(devices, atota_store_device_t, j);
             printf("  device %s (id %" PRId64 ") key %s", dev->name, dev->id, dev->key);
             if (dev->last_query_at)
                 printf(", last query %" PRId64 " -> %s", dev->last_query_at,
@@ -419,17 +396,17 @@ static int cmd_list(admin_t *a, int argc, char **argv)
             printf("\n");
         }
         free(devices.rows);
-        rows_t versions = {NULL, sizeof(atota_store_version_t), 0, 0};
-        s->ops->version_list(s, p->id, collect, &versions);
+        atota_store_rows_t versions = ATOTA_STORE_ROWS(atota_store_version_t);
+        s->ops->version_list(s, p->id, atota_store_collect, &versions);
         for (size_t j = 0; j < versions.count; j++) {
-            const atota_store_version_t *v = ROW(versions, atota_store_version_t, j);
+            const atota_store_version_t *v = ATOTA_STORE_ROW(versions, atota_store_version_t, j);
             printf("  version %s (id %" PRId64 ")%s%s%s\n", v->version, v->id,
                    v->corename[0] ? " corename " : "", v->corename,
                    v->id == p->recommended_version_id ? " current" : "");
-            rows_t files = {NULL, sizeof(atota_store_file_t), 0, 0};
-            s->ops->file_list(s, v->id, collect, &files);
+            atota_store_rows_t files = ATOTA_STORE_ROWS(atota_store_file_t);
+            s->ops->file_list(s, v->id, atota_store_collect, &files);
             for (size_t k = 0; k < files.count; k++) {
-                const atota_store_file_t *f = ROW(files, atota_store_file_t, k);
+                const atota_store_file_t *f = ATOTA_STORE_ROW(files, atota_store_file_t, k);
                 printf("    file %s %" PRIu64 " bytes sha256 %s", f->name, f->size, f->sha256);
                 if (f->chip[0])
                     printf(" (%s %s, %s)", f->chip, f->app_version, f->project);

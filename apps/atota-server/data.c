@@ -48,43 +48,21 @@ atota_err_t server_app_open(const char *dir, atota_store_t **store, atota_blobs_
     return err;
 }
 
-/* Rows of a listing, copied, so that no store call is made from inside another's callback. */
-typedef struct {
-    uint8_t *rows;
-    size_t size, count, cap;
-} rows_t;
-
-static int collect(void *ctx, const void *row)
-{
-    rows_t *r = ctx;
-    if (r->count == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        uint8_t *grown = realloc(r->rows, cap * r->size);
-        if (!grown)
-            return 1;
-        r->rows = grown;
-        r->cap = cap;
-    }
-    memcpy(r->rows + r->count * r->size, row, r->size);
-    r->count++;
-    return 0;
-}
-
 atota_err_t server_app_each_file(atota_store_t *store, server_app_file_fn fn, void *ctx)
 {
-    rows_t products = {NULL, sizeof(atota_store_product_t), 0, 0};
-    atota_err_t err = store->ops->product_list(store, collect, &products);
+    atota_store_rows_t products = ATOTA_STORE_ROWS(atota_store_product_t);
+    atota_err_t err = store->ops->product_list(store, atota_store_collect, &products);
     int stop = 0;
     for (size_t i = 0; !err && !stop && i < products.count; i++) {
         const atota_store_product_t *p =
             (const void *)(products.rows + i * sizeof(atota_store_product_t));
-        rows_t versions = {NULL, sizeof(atota_store_version_t), 0, 0};
-        err = store->ops->version_list(store, p->id, collect, &versions);
+        atota_store_rows_t versions = ATOTA_STORE_ROWS(atota_store_version_t);
+        err = store->ops->version_list(store, p->id, atota_store_collect, &versions);
         for (size_t j = 0; !err && !stop && j < versions.count; j++) {
             const atota_store_version_t *v =
                 (const void *)(versions.rows + j * sizeof(atota_store_version_t));
-            rows_t files = {NULL, sizeof(atota_store_file_t), 0, 0};
-            err = store->ops->file_list(store, v->id, collect, &files);
+            atota_store_rows_t files = ATOTA_STORE_ROWS(atota_store_file_t);
+            err = store->ops->file_list(store, v->id, atota_store_collect, &files);
             for (size_t k = 0; !err && !stop && k < files.count; k++)
                 stop = fn(ctx, p, v, (const void *)(files.rows + k * sizeof(atota_store_file_t)));
             free(files.rows);
