@@ -40,6 +40,7 @@ fuzz: deps
 bench: build
 	@cmake --build $(BUILD) --target benches -j $(JOBS)
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; "$$b"; done
+	@echo "== bench/server/run.sh" && bash bench/server/run.sh $(BUILD)
 
 format:
 	@clang-format -i $(C_SOURCES)

@@ -25,14 +25,16 @@
 #define FILES_PER_ROM_MAX 32u
 #define ERROR_BODY_MAX    320u
 
-/* A JSON reply of the device API. "Connection: close": ESP-AT's query loop reads until it finds
- * its markers or the peer closes (esp-at-ota.md §3.4), and it sends "Connection: keep-alive"
- * even over HTTP/1.0; a reply without the markers (401, 404) must end with a close, or the device
- * waits for the idle timeout before it fails. */
+/* A JSON reply of the device API. ESP-AT's query loop reads until it finds its markers or the
+ * peer closes (esp-at-ota.md §3.4), and it sends "Connection: keep-alive" even over HTTP/1.0: a
+ * reply without the markers (401, 404) must end with "Connection: close", or the device waits
+ * for the idle timeout before it fails. A 200 carries the markers (or, for AT+CIPFWVER, is read
+ * by its Content-Length), so the connection stays open for the next request. */
 static atota_httpd_response_t *json_reply(int status, const char *body, size_t len)
 {
     atota_httpd_response_t *r = atota_httpd_response_bytes(status, "application/json", body, len);
-    atota_httpd_response_header(r, "Connection", "close");
+    if (status != 200)
+        atota_httpd_response_header(r, "Connection", "close");
     return r;
 }
 

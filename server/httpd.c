@@ -1,9 +1,11 @@
 /*
  * The HTTP layer on libmicrohttpd (docs/server-http.md). One MHD daemon per listener (HTTP,
- * HTTPS), each with an internal polling thread and one thread per connection: handlers block on
- * SQLite (synchronous=FULL: an fsync per commit), on blob files and on upload validation, and a
- * blocked handler must stall its own connection only, never the others a pool thread would hold.
- * The connection limit bounds the number of threads.
+ * HTTPS), each with a pool of POOL_THREADS epoll workers. Handlers block (SQLite commits with
+ * synchronous=FULL, blob files, upload validation), and a blocked handler stalls the other
+ * connections of its worker: with 16 workers that is a sixteenth of them for the length of one
+ * handler, a price worth paying, since a thread per connection (the first design) made every
+ * request pay a thread's creation and cost the version query two thirds of its rate
+ * (bench/server).
  *
  * Routes never see MHD: a request reaches its handler with its whole body in memory, and the
  * handler answers with an atota_httpd_response_t that this file turns into an MHD response.
@@ -38,8 +40,9 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#define DEFAULT_MAX_CONNECTIONS 512
-#define DEFAULT_MAX_PER_IP      64
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_MAX_PER_IP      128
+#define POOL_THREADS            16 /* epoll workers per listener (see the file comment) */
 #define DEFAULT_TIMEOUT_S       30
 /* Per connection: the request headers, the read buffer (uploads arrive in chunks of it) and the
  * response headers. 128 KiB x 512 connections bounds this at 64 MiB. */
@@ -692,8 +695,7 @@ static atota_err_t listener_start(atota_httpd_t *h, listener_t *l, const char *a
     l->httpd = h;
     l->tls = tls;
     /* poll(), not select(): no FD_SETSIZE ceiling on descriptors */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -707,12 +709,12 @@ static atota_err_t listener_start(atota_httpd_t *h, listener_t *l, const char *a
         {MHD_OPTION_END, 0, NULL},
     };
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2],
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, max_conn,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     if (!l->daemon)
         return atota_diag_set(diag, ATOTA_ERR_IO, "cannot listen on %s%s (%s)", addr,
                               tls ? " (HTTPS)" : "",

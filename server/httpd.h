@@ -72,8 +72,8 @@ typedef struct {
     const char *https_addr; /* NULL for none */
     const char *cert_pem;   /* HTTPS certificate and key (PEM text) */
     const char *key_pem;
-    unsigned max_connections;      /* total, default 512 */
-    unsigned max_per_ip;           /* default 64 */
+    unsigned max_connections;      /* total, default 1024 */
+    unsigned max_per_ip;           /* default 128: devices behind one NAT address share it */
     unsigned connection_timeout_s; /* idle, default 30 */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;

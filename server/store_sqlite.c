@@ -165,11 +165,23 @@ static const char *const statement_sql[ST_COUNT] = {
 #undef ST_SQL
 };
 
+/* The last device_seen written per slot (device id % SEEN_SLOTS): a device that asks again in
+ * the same second with the same answer would write the same row, so the write (a commit and its
+ * fsync) is skipped. A query storm from one device costs a commit a second, not one a query. */
+#define SEEN_SLOTS 256
+typedef struct {
+    int64_t device_id, at;
+    char kind;
+    char version[ATOTA_STORE_VERSION_MAX + 1];
+    char file[ATOTA_STORE_FILE_MAX + 1];
+} seen_t;
+
 typedef struct {
     atota_store_t base; /* first: atota_store_t * is this */
     sqlite3 *db;
     pthread_mutex_t lock;
     sqlite3_stmt *st[ST_COUNT];
+    seen_t seen[SEEN_SLOTS];
 } sq_store_t;
 
 static const atota_store_ops_t sq_ops;
@@ -760,13 +772,29 @@ static atota_err_t sq_device_seen(atota_store_t *base, int64_t device_id, char k
         return ATOTA_ERR_INVALID_ARG;
     int which = kind == 'q' ? ST_DEVICE_SEEN_QUERY : ST_DEVICE_SEEN_DOWNLOAD;
     sqlite3_stmt *st = s->st[which];
+    at = now_or(at);
+    if (kind != 'd')
+        file = "";
     lock(s);
+    seen_t *last = &s->seen[(uint64_t)device_id % SEEN_SLOTS];
+    if (last->device_id == device_id && last->at == at && last->kind == kind &&
+        strcmp(last->version, version) == 0 && strcmp(last->file, file) == 0) {
+        unlock(s); /* the row already says exactly this */
+        return ATOTA_OK;
+    }
     sqlite3_bind_int64(st, 1, device_id);
-    sqlite3_bind_int64(st, 2, now_or(at));
+    sqlite3_bind_int64(st, 2, at);
     bind_text(st, 3, version);
     if (kind == 'd')
         bind_text(st, 4, file);
     atota_err_t err = change(s, which);
+    if (err == ATOTA_OK) {
+        last->device_id = device_id;
+        last->at = at;
+        last->kind = kind;
+        snprintf(last->version, sizeof last->version, "%s", version);
+        snprintf(last->file, sizeof last->file, "%s", file);
+    }
     unlock(s);
     return err;
 }

@@ -161,31 +161,34 @@ curl -sS -f -H "Authorization: token $dkey" "$ngx$query_path" | cmp -s - "$work/
 curl -sS -f -H "Authorization: token $dkey" "$ngx$download_path" | cmp -s - "$work/www/ota.bin" \
     || { say "nginx does not answer the download with ota.bin"; exit 1; }
 
-# run_wrk URL CONNS: one wrk run; prints "requests bytes seconds errors" (bench/server/report.lua).
+# run_wrk URL CONNS [WRK ARGS...]: one wrk run; prints report.lua's line (requests bytes seconds errors...).
 run_wrk() {
-    "${WRK_RUN[@]}" wrk -t "$wrk_threads" -c "$2" -d "${DURATION}s" --latency \
+    "${WRK_RUN[@]}" wrk -t "$wrk_threads" -c "$2" -d "${DURATION}s" --latency "${@:3}" \
         -H "Authorization: token $dkey" -s "$here/report.lua" "$1" >"$work/wrk.out" 2>&1 \
         || { cat "$work/wrk.out" >&2; say "wrk $1 failed"; exit 1; }
     sed -n 's/^ATOTA-BENCH //p' "$work/wrk.out"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# measure NAME PATH CONNS: REPS interleaved runs against each server (after a one-second warm-up
-# of each); sets <NAME>_srv_rps, <NAME>_ngx_rps, <NAME>_srv_bps, <NAME>_ngx_bps (medians).
+# measure NAME PATH CONNS [WRK ARGS...]: REPS interleaved runs against each server (after a
+# one-second warm-up of each); sets <NAME>_srv_rps, <NAME>_ngx_rps, <NAME>_srv_bps,
+# <NAME>_ngx_bps (medians).
 measure() {
     local name=$1 path=$2 conns=$3 who url out r
+    shift 3
     for who in srv ngx; do
         [ $who = srv ] && url="$base$path" || url="$ngx$path"
-        "${WRK_RUN[@]}" wrk -t "$wrk_threads" -c "$conns" -d 1s -H "Authorization: token $dkey" \
-            "$url" >/dev/null 2>&1 || true
+        "${WRK_RUN[@]}" wrk -t "$wrk_threads" -c "$conns" -d 1s "$@" \
+            -H "Authorization: token $dkey" "$url" >/dev/null 2>&1 || true
         : >"$work/$name.$who"
     done
     for r in $(seq "$REPS"); do
         for who in srv ngx; do
             [ $who = srv ] && url="$base$path" || url="$ngx$path"
-            out=$(run_wrk "$url" "$conns")
-            read -r req bytes secs errors <<<"$out"
-            [ "$errors" = 0 ] || say "$name, $who, run $r: $errors errors (non-2xx or socket)"
+            out=$(run_wrk "$url" "$conns" "$@")
+            read -r req bytes secs errors e_connect e_read e_write e_timeout e_status <<<"$out"
+            [ "$errors" = 0 ] || say "$name, $who, run $r: $errors errors in $req requests" \
+                "(connect $e_connect, read $e_read, write $e_write, timeout $e_timeout, status >= 400 $e_status)"
             awk -v q="$req" -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f %.1f\n", q / s, b / s }' \
                 >>"$work/$name.$who"
         done
@@ -198,18 +201,28 @@ measure() {
 
 say "atota-server $base, nginx $ngx; servers on CPUs $srv_cpus, wrk on $wrk_cpus ($wrk_threads threads)"
 measure query "$query_path" "$CONNS_QUERY"
+# atota-server closes the connection after each device API JSON reply (server/device_api.c: ESP-AT
+# reads the query's answer until the close), while nginx keeps it open for the next request. A
+# device asks once per connection anyway; the same query with "Connection: close", so that nginx
+# closes too, compares the two on what devices do.
+measure query_close "$query_path" "$CONNS_QUERY" -H 'Connection: close'
 measure download "$download_path" "$CONNS_DOWNLOAD"
 
 ngx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
 awk -v qs="$query_srv_rps" -v qn="$query_ngx_rps" -v ds="$download_srv_bps" -v dn="$download_ngx_bps" \
     -v drs="$download_srv_rps" -v drn="$download_ngx_rps" -v js="$json_size" -v fs="$fw_size" \
     -v reps="$REPS" -v dur="$DURATION" -v cq="$CONNS_QUERY" -v cd="$CONNS_DOWNLOAD" \
+    -v qcs="$query_close_srv_rps" -v qcn="$query_close_ngx_rps" \
     -v ngv="$ngx_version" -v cpus="$ncpu" 'BEGIN {
     printf "atota-server vs %s over loopback, %d CPUs; wrk, median of %d interleaved %d s runs each\n", ngv, cpus, reps, dur
     printf "(a) version query, GET /v1/device/rom/?is_format_simple=true (%d-byte answer), %d connections:\n", js, cq
     printf "  atota-server                   %10.0f req/s\n", qs
     printf "  nginx, static file             %10.0f req/s\n", qn
     printf "  atota-server / nginx = %.3f (goal >= 0.5)\n", qs / qn
+    printf "    the same, one request per connection (\"Connection: close\", as a device asks):\n"
+    printf "  atota-server                   %10.0f req/s\n", qcs
+    printf "  nginx, static file             %10.0f req/s\n", qcn
+    printf "  atota-server / nginx = %.3f\n", qcs / qcn
     printf "(b) firmware download, device API, %d-byte ota.bin, %d connections:\n", fs, cd
     printf "  atota-server                   %10.1f MB/s (%.0f downloads/s)\n", ds / 1e6, drs
     printf "  nginx, static file, sendfile   %10.1f MB/s (%.0f downloads/s)\n", dn / 1e6, drn

@@ -39,10 +39,10 @@ srv_spawn() {
 }
 # srv_start: starts the server and waits for its port line; sets BASE. A check.
 srv_start() {
-    local i port
+    local port
     checks=$((checks + 1))
     srv_spawn
-    for i in $(seq 400); do
+    for _ in $(seq 400); do
         port=$(sed -n 's/^atota-server: http on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/srv.out")
         [ -n "$port" ] && { BASE="http://127.0.0.1:$port"; starts=$((starts + 1)); return 0; }
         kill -0 "$SRV_PID" 2>/dev/null || {
@@ -237,7 +237,7 @@ for round in $(seq 1 "$ROUNDS"); do
     rm -f "$TMP/up/"* "$TMP/dl/"*
     # Three slots get a new file (the first of them throttled to last past the kill), the others
     # are downloaded meanwhile.
-    order=($(for s in $(seq 0 $((SLOTS - 1))); do echo "$RANDOM $s"; done | sort -n | cut -d' ' -f2))
+    mapfile -t order < <(for s in $(seq 0 $((SLOTS - 1))); do echo "$RANDOM $s"; done | sort -n | cut -d' ' -f2)
     up_slots=("${order[@]:0:3}")
     still=("${order[@]:3}")
     for slot in "${up_slots[@]}"; do mk_upload "$slot" "$round-$slot"; done
