@@ -2,9 +2,9 @@
  * The HTTP layer on libmicrohttpd (docs/server-http.md). One MHD daemon per listener (HTTP,
  * HTTPS), each with a pool of POOL_THREADS epoll workers. Handlers block (SQLite commits with
  * synchronous=FULL, blob files, upload validation), and a blocked handler stalls the other
- * connections of its worker: with 16 workers that is a sixteenth of them for the length of one
- * handler, a price worth paying, since a thread per connection (the first design) made every
- * request pay a thread's creation and cost the version query two thirds of its rate
+ * connections of its worker (a quarter of them with 4 workers) for the length of one handler, a
+ * price worth paying: a thread per connection (the first design) made every request pay a
+ * thread's creation, and more workers than cores only fought over the store's lock
  * (bench/server).
  *
  * Routes never see MHD: a request reaches its handler with its whole body in memory, and the
@@ -42,11 +42,12 @@
 
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_PER_IP      128
-#define POOL_THREADS            16 /* epoll workers per listener (see the file comment) */
+#define POOL_THREADS            4 /* epoll workers per listener (see the file comment) */
 #define DEFAULT_TIMEOUT_S       30
 /* Per connection: the request headers, the read buffer (uploads arrive in chunks of it) and the
- * response headers. 128 KiB x 512 connections bounds this at 64 MiB. */
-#define CONNECTION_MEMORY (128u * 1024u)
+ * response headers. MHD clears this pool for every request of a kept-alive connection, so it is
+ * a per-request cost: 32 KiB (MHD's own default) x 1024 connections bounds it at 32 MiB. */
+#define CONNECTION_MEMORY (32u * 1024u)
 /* Request bodies of unknown length (chunked) grow by doubling from this. */
 #define BODY_INITIAL_CAP (16u * 1024u)
 /* Bodies read through a callback go out in blocks of this size (a TLS record holds 16 KiB). */
