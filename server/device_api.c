@@ -155,26 +155,32 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
                          (long long)dev->product_id, (long long)dev->id, atota_strerror(err));
         return error_reply(500, "the server cannot read this device's product");
     }
+    /* The product's versions, the recommended one among them: one store call fewer a query than
+     * reading the recommended version on its own (bench/server). */
+    atota_store_rows_t versions = ATOTA_STORE_ROWS(atota_store_version_t);
+    err = st->ops->version_list(st, dev->product_id, atota_store_collect, &versions);
+    if (err != ATOTA_OK || versions.oom) {
+        free(versions.rows);
+        return error_reply(500, "the server cannot list this product's versions");
+    }
     atota_store_version_t rec;
     bool has_rec = false;
-    if (product.recommended_version_id != 0 &&
-        st->ops->version_get(st, product.recommended_version_id, &rec) == ATOTA_OK &&
-        rec.product_id == dev->product_id) {
+    for (size_t i = 0; i < versions.count && product.recommended_version_id != 0; i++) {
+        const atota_store_version_t *v = ATOTA_STORE_ROW(versions, atota_store_version_t, i);
+        if (v->id != product.recommended_version_id)
+            continue;
+        rec = *v;
         has_rec = atota_iot_version_is_safe(rec.version);
         if (!has_rec)
             atota_server_log(srv,
                              "device api: product %lld: the recommended version cannot be sent to "
                              "ESP-AT (empty, too long, or a character it cannot carry)",
                              (long long)product.id);
+        break;
     }
-    if (kind == ATOTA_IOT_REPLY_QUERY && !has_rec)
-        return error_reply(404, "no recommended version for this product");
-
-    atota_store_rows_t versions = ATOTA_STORE_ROWS(atota_store_version_t);
-    err = st->ops->version_list(st, dev->product_id, atota_store_collect, &versions);
-    if (err != ATOTA_OK || versions.oom) {
+    if (kind == ATOTA_IOT_REPLY_QUERY && !has_rec) {
         free(versions.rows);
-        return error_reply(500, "the server cannot list this product's versions");
+        return error_reply(404, "no recommended version for this product");
     }
 
     size_t cap =
