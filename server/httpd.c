@@ -1,15 +1,16 @@
 /*
  * The HTTP layer on libmicrohttpd (docs/server-http.md). One MHD daemon per listener (HTTP,
- * HTTPS), each with a pool of POOL_THREADS epoll workers. Handlers block (SQLite commits with
- * synchronous=FULL, blob files, upload validation), and a blocked handler stalls the other
- * connections of its worker (a quarter of them with 4 workers) for the length of one handler, a
- * price worth paying: a thread per connection (the first design) made every request pay a
+ * HTTPS), each with a pool of epoll workers, one per CPU (pool_size). Handlers block (SQLite
+ * commits with synchronous=FULL, blob files, upload validation), and a blocked handler stalls the
+ * other connections of its worker (a quarter of them with 4 workers) for the length of one handler,
+ * a price worth paying: a thread per connection (the first design) made every request pay a
  * thread's creation, and more workers than cores only fought over the store's lock
  * (bench/server).
  *
  * Routes never see MHD: a request reaches its handler with its whole body in memory, and the
  * handler answers with an atota_httpd_response_t that this file turns into an MHD response.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +44,11 @@
 
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_PER_IP      128
-#define POOL_THREADS            4 /* epoll workers per listener (see the file comment) */
-#define DEFAULT_TIMEOUT_S       30
+/* epoll workers per listener (see the file comment): one per CPU this process may run on, at
+ * least 2 so that one slow handler does not hold every connection, at most 16. */
+#define POOL_MIN          2u
+#define POOL_MAX          16u
+#define DEFAULT_TIMEOUT_S 30
 /* Per connection: the request headers, the read buffer (uploads arrive in chunks of it) and the
  * response headers. MHD clears this pool for every request of a kept-alive connection, so it is
  * a per-request cost: 32 KiB (MHD's own default) x 1024 connections bounds it at 32 MiB. */
@@ -685,6 +690,13 @@ static atota_err_t parse_addr(const char *text, struct sockaddr_storage *ss, ato
     return ATOTA_OK;
 }
 
+static unsigned pool_size(void)
+{
+    cpu_set_t set;
+    unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 0;
+    return cpus < POOL_MIN ? POOL_MIN : cpus > POOL_MAX ? POOL_MAX : cpus;
+}
+
 static atota_err_t listener_start(atota_httpd_t *h, listener_t *l, const char *addr, bool tls,
                                   const atota_httpd_opts_t *opts, uint16_t *port,
                                   atota_diag_t *diag)
@@ -711,11 +723,11 @@ static atota_err_t listener_start(atota_httpd_t *h, listener_t *l, const char *a
     };
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, pool_size(), MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
     if (!l->daemon)
         return atota_diag_set(diag, ATOTA_ERR_IO, "cannot listen on %s%s (%s)", addr,
                               tls ? " (HTTPS)" : "",
