@@ -41,14 +41,20 @@ rm -rf "$out/server-data"
 server_pid=$!
 pid=""
 trap 'kill $server_pid $pid 2>/dev/null || true' EXIT
-http=""
-for _ in $(seq 200); do
-    http=$(sed -n 's/^atota-server: http on //p' "$out/atota-server.out")
-    [ -n "$http" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$out/atota-server.log"; exit 1; }
-    sleep 0.05
-done
-[ -n "$http" ] || { echo "atota-server did not start"; exit 1; }
+# wait_for PID FILE PREFIX LOG: prints what follows PREFIX on a line of FILE once the program
+# writes it (within 10 s); fails with the program's log if it exits first.
+wait_for() {
+    local value
+    for _ in $(seq 200); do
+        value=$(sed -n "s/^$3//p" "$2")
+        [ -n "$value" ] && { echo "$value"; return 0; }
+        kill -0 "$1" 2>/dev/null || { cat "$4" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "no '$3' line in $2 within 10 s" >&2
+    return 1
+}
+http=$(wait_for "$server_pid" "$out/atota-server.out" "atota-server: http on " "$out/atota-server.log")
 admin() { "$server" admin --data "$out/server-data" "$@"; }
 admin product add demo >/dev/null
 key=$(admin device add demo module-1 | grep -oE '[0-9a-f]{40}' | head -n 1)
@@ -64,14 +70,7 @@ echo
 echo "== atota-sim: the module boots from that flash"
 "$sim" --flash "$out/$module.flash" --module "$module" --log "$out/atota-sim.log" >"$out/atota-sim.out" &
 pid=$!
-port=""
-for _ in $(seq 200); do
-    port=$(sed -n 's/^atota-sim: AT port on //p' "$out/atota-sim.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || { echo "atota-sim exited; see $out/atota-sim.log"; exit 1; }
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "atota-sim did not open its AT port"; exit 1; }
+port=$(wait_for "$pid" "$out/atota-sim.out" "atota-sim: AT port on " "$out/atota-sim.log")
 echo "AT port: $port"
 
 echo
