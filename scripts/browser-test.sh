@@ -6,7 +6,8 @@
 #
 # ATOTA_SERVER defaults to BUILD_DIR/atota-server (BUILD_DIR: build), VECTORS to ../shared/vectors,
 # OUT (the server's data; console.png, and console-failure.png on failure) to BUILD_DIR/browser-test.
-# Installs chromium with apt-get when it is missing, and runs `npm ci` when the lock file changed.
+# Installs chromium (and node/npm) with apt-get when missing, and runs `npm ci` when the lock file
+# changed.
 # Exits 77 (CTest's skip) when there is no atota-server to test.
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,18 +25,18 @@ if [ ! -x "$ATOTA_SERVER" ]; then
     echo "browser-test: no atota-server at $ATOTA_SERVER: skipped" >&2
     exit 77
 fi
-command -v node >/dev/null && command -v npm >/dev/null || {
-    echo "browser-test: node and npm are needed (Debian: nodejs npm)" >&2
-    exit 1
-}
-
-if [ ! -x "$CHROMIUM" ]; then
-    echo "browser-test: installing chromium" >&2
+# Debian's packages for what is missing: chromium, and node/npm on a machine without them.
+missing=()
+[ -x "$CHROMIUM" ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "browser-test: installing ${missing[*]}" >&2
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # npm ci only when node_modules is not what the lock file pins: reruns need no network.
