@@ -73,38 +73,6 @@ static response_t *store_error(atota_err_t err, const char *what, const atota_di
     }
 }
 
-/* Names of products, devices, accounts and labels: 1..64 bytes, no control characters. */
-static bool valid_name(const char *s)
-{
-    if (!s)
-        return false;
-    size_t len = strlen(s);
-    if (len < 1 || len > ATOTA_STORE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
-/* ROM versions: the device puts them raw into a request line (esp-at-ota.md §3.5) and reads them
- * up to `",` (§3.4), so only characters that survive both are taken. */
-static bool valid_version(const char *s)
-{
-    if (!s)
-        return false;
-    size_t len = strlen(s);
-    if (len < 1 || len > ATOTA_STORE_VERSION_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '+' || c == '~'))
-            return false;
-    }
-    return true;
-}
-
 static bool parse_id(const char *s, int64_t *out)
 {
     if (!s || !*s || strlen(s) > 18)
@@ -303,8 +271,8 @@ static response_t *session_create(atota_server_t *srv, const atota_httpd_request
     }
     pthread_once(&dummy_once, make_dummy_hash);
     atota_store_account_t account;
-    bool found =
-        valid_name(name) && srv->store->ops->account_get(srv->store, 0, name, &account) == ATOTA_OK;
+    bool found = atota_validate_object_name(name) &&
+                 srv->store->ops->account_get(srv->store, 0, name, &account) == ATOTA_OK;
     bool ok = atota_auth_verify_password(password, found ? account.password_hash : dummy_hash);
     cJSON_Delete(body);
     if (!found || !ok) {
@@ -376,7 +344,7 @@ static response_t *account_create(atota_server_t *srv, const atota_httpd_request
     const cJSON *is_admin = cJSON_GetObjectItemCaseSensitive(body, "is_admin");
     atota_store_account_t a;
     memset(&a, 0, sizeof a);
-    if (!valid_name(name))
+    if (!atota_validate_object_name(name))
         err = atota_httpd_response_error(400, "an account name must have 1 to 64 bytes and no "
                                               "control characters");
     else if (is_admin && !cJSON_IsBool(is_admin))
@@ -441,7 +409,7 @@ static response_t *api_key_create(atota_server_t *srv, const atota_httpd_request
     if (!body)
         return err;
     const char *label = json_string(body, "label");
-    if (!valid_name(label)) {
+    if (!atota_validate_object_name(label)) {
         cJSON_Delete(body);
         return atota_httpd_response_error(400, "a label must have 1 to 64 bytes and no control "
                                                "characters");
@@ -486,7 +454,7 @@ static response_t *body_name(const atota_httpd_request_t *req, const char *what,
     if (!body)
         return err;
     const char *name = json_string(body, "name");
-    if (valid_name(name))
+    if (atota_validate_object_name(name))
         snprintf(out, ATOTA_STORE_NAME_MAX + 1, "%s", name);
     else
         err = atota_httpd_response_error(400,
@@ -545,11 +513,11 @@ static response_t *version_create(atota_server_t *srv, const atota_httpd_request
     const char *corename = json_string(body, "corename");
     atota_store_version_t v;
     memset(&v, 0, sizeof v);
-    if (!valid_version(version))
+    if (!atota_validate_version(version))
         err = atota_httpd_response_error(400, "a version must have 1 to 64 characters among "
-                                              "A-Z a-z 0-9 . _ - + ~ (v4.1.0.0)");
+                                              "A-Z a-z 0-9 . _ - ~ (v4.1.0.0)");
     else if (corename_item && !cJSON_IsNull(corename_item) &&
-             (!corename || (*corename && !valid_name(corename))))
+             (!corename || (*corename && !atota_validate_object_name(corename))))
         err = atota_httpd_response_error(400, "corename must be a string of at most 64 bytes "
                                               "without control characters");
     else {

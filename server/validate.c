@@ -7,6 +7,8 @@
 
 #include "core/fmt/image.h"
 #include "core/fmt/profile.h"
+#include "core/proto/iot.h"
+#include "server/store.h"
 
 /* AT+CIUPDATE's magic table, s_at_partition_sig (esp-at-ota.md §3.5): the first body bytes a
  * custom partition's file must carry. ota is the app image (checked whole, below). */
@@ -104,6 +106,35 @@ uint32_t atota_validate_label_max_size(const char *label)
         if (strcmp(esp_at_v2_table[i].label, label) == 0 && esp_at_v2_table[i].size > best)
             best = esp_at_v2_table[i].size;
     return best;
+}
+
+bool atota_validate_object_name(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len < 1 || len > ATOTA_STORE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+bool atota_validate_version(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len < 1 || len > ATOTA_STORE_VERSION_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '~'))
+            return false;
+    }
+    return atota_iot_version_is_safe(s);
 }
 
 bool atota_validate_name(const char *name)

@@ -39,6 +39,15 @@ typedef struct {
 /* True when name is "ota.bin" or "<label>.bin" with label [a-z0-9_]{1,16}. */
 bool atota_validate_name(const char *name);
 
+/* Product, device and account names, corenames, labels: 1 to 64 bytes (ATOTA_STORE_NAME_MAX),
+ * no control character. NULL is not one. */
+bool atota_validate_object_name(const char *s);
+
+/* ROM versions: ESP-AT puts them raw into a request line (esp-at-ota.md §3.5) and reads them up
+ * to `",` (§3.4): 1 to 64 characters among A-Z a-z 0-9 . _ - ~, and nothing the device API
+ * could not send (atota_iot_version_is_safe). NULL is not one. */
+bool atota_validate_version(const char *s);
+
 /* Checks a file about to be stored under name. On success fills *out (may be NULL). On a refusal
  * returns the reason (ATOTA_ERR_INVALID_ARG for a name, ATOTA_ERR_TOO_BIG for a size, an image
  * error for ota.bin, ATOTA_ERR_UNSUPPORTED for a wrong magic) with a one-line message in diag that

@@ -48,23 +48,6 @@ typedef struct {
     const char *data_dir;
 } admin_t;
 
-static int fail(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("atota-server: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 static int bad_usage(const char *what)
 {
     fprintf(stderr, "atota-server: %s\n%s", what, usage);
@@ -75,21 +58,11 @@ static int bad_usage(const char *what)
 static int store_fail(atota_err_t err, const char *what, const char *name, const atota_diag_t *d)
 {
     if (err == ATOTA_ERR_STATE)
-        return fail("a %s named '%s' already exists", what, name);
+        return server_app_error("a %s named '%s' already exists", what, name);
     if (err == ATOTA_ERR_NOT_FOUND)
-        return fail("no %s '%s'", what, name);
-    return fail("%s '%s': %s", what, name, d ? atota_diag_text(d, err) : atota_strerror(err));
-}
-
-static bool valid_name(const char *s)
-{
-    size_t len = strlen(s);
-    if (len < 1 || len > ATOTA_STORE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
+        return server_app_error("no %s '%s'", what, name);
+    return server_app_error("%s '%s': %s", what, name,
+                            d ? atota_diag_text(d, err) : atota_strerror(err));
 }
 
 /* --- finding things by name --- */
@@ -140,27 +113,28 @@ static int cmd_account_add(admin_t *a, int argc, char **argv)
     }
     if (!name)
         return bad_usage("account add needs a NAME");
-    if (!valid_name(name))
-        return fail("an account name must have 1 to 64 bytes and no control characters");
+    if (!atota_validate_object_name(name))
+        return server_app_error(
+            "an account name must have 1 to 64 bytes and no control characters");
     char password[ATOTA_AUTH_PASSWORD_MAX + 2] = "";
     bool generated = false;
     if (!isatty(STDIN_FILENO) && fgets(password, sizeof password, stdin))
         password[strcspn(password, "\r\n")] = '\0';
     if (!password[0]) {
         if (atota_auth_random_hex(password, 12))
-            return fail("no randomness for a password");
+            return server_app_error("no randomness for a password");
         generated = true;
     }
     if (strlen(password) < ATOTA_AUTH_PASSWORD_MIN || strlen(password) > ATOTA_AUTH_PASSWORD_MAX)
-        return fail("a password must have %u to %u bytes", ATOTA_AUTH_PASSWORD_MIN,
-                    ATOTA_AUTH_PASSWORD_MAX);
+        return server_app_error("a password must have %u to %u bytes", ATOTA_AUTH_PASSWORD_MIN,
+                                ATOTA_AUTH_PASSWORD_MAX);
     atota_store_account_t acc;
     memset(&acc, 0, sizeof acc);
     snprintf(acc.name, sizeof acc.name, "%s", name);
     acc.is_admin = is_admin;
     acc.created_at = (int64_t)time(NULL);
     if (atota_auth_hash_password(password, acc.password_hash))
-        return fail("cannot hash the password");
+        return server_app_error("cannot hash the password");
     atota_diag_t d = {{0}};
     atota_err_t err = a->store->ops->account_add(a->store, &acc, &d);
     if (err)
@@ -178,8 +152,8 @@ static int cmd_product_add(admin_t *a, int argc, char **argv)
 {
     if (argc != 1)
         return bad_usage("product add takes one NAME");
-    if (!valid_name(argv[0]))
-        return fail("a product name must have 1 to 64 bytes and no control characters");
+    if (!atota_validate_object_name(argv[0]))
+        return server_app_error("a product name must have 1 to 64 bytes and no control characters");
     atota_store_product_t p;
     memset(&p, 0, sizeof p);
     snprintf(p.name, sizeof p.name, "%s", argv[0]);
@@ -198,16 +172,16 @@ static int cmd_device_add(admin_t *a, int argc, char **argv)
         return bad_usage("device add takes PRODUCT NAME");
     atota_store_product_t p;
     if (!find_product(a, argv[0], &p))
-        return fail("no product '%s'", argv[0]);
-    if (!valid_name(argv[1]))
-        return fail("a device name must have 1 to 64 bytes and no control characters");
+        return server_app_error("no product '%s'", argv[0]);
+    if (!atota_validate_object_name(argv[1]))
+        return server_app_error("a device name must have 1 to 64 bytes and no control characters");
     atota_store_device_t dev;
     memset(&dev, 0, sizeof dev);
     dev.product_id = p.id;
     snprintf(dev.name, sizeof dev.name, "%s", argv[1]);
     dev.created_at = (int64_t)time(NULL);
     if (atota_auth_device_key(dev.key))
-        return fail("no randomness for a device key");
+        return server_app_error("no randomness for a device key");
     atota_diag_t d = {{0}};
     atota_err_t err = a->store->ops->device_add(a->store, &dev, &d);
     if (err)
@@ -215,20 +189,6 @@ static int cmd_device_add(admin_t *a, int argc, char **argv)
     /* the key alone on its line: scripts take it with $(...) */
     printf("%s\n", dev.key);
     return 0;
-}
-
-static bool valid_version(const char *s)
-{
-    size_t len = strlen(s);
-    if (len < 1 || len > ATOTA_STORE_VERSION_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '+' || c == '~'))
-            return false;
-    }
-    return true;
 }
 
 static int cmd_version_add(admin_t *a, int argc, char **argv)
@@ -248,11 +208,11 @@ static int cmd_version_add(admin_t *a, int argc, char **argv)
         return bad_usage("version add takes PRODUCT VERSION [--corename N]");
     atota_store_product_t p;
     if (!find_product(a, pos[0], &p))
-        return fail("no product '%s'", pos[0]);
-    if (!valid_version(pos[1]))
-        return fail("a version must have 1 to 64 characters among A-Z a-z 0-9 . _ - + ~");
-    if (*corename && !valid_name(corename))
-        return fail("corename must have at most 64 bytes and no control characters");
+        return server_app_error("no product '%s'", pos[0]);
+    if (!atota_validate_version(pos[1]))
+        return server_app_error("a version must have 1 to 64 characters among A-Z a-z 0-9 . _ - ~");
+    if (*corename && !atota_validate_object_name(corename))
+        return server_app_error("corename must have at most 64 bytes and no control characters");
     atota_store_version_t v;
     memset(&v, 0, sizeof v);
     v.product_id = p.id;
@@ -271,11 +231,11 @@ static bool find_version(admin_t *a, const char *product, const char *version,
                          atota_store_product_t *p, atota_store_version_t *v, int *rc)
 {
     if (!find_product(a, product, p)) {
-        *rc = fail("no product '%s'", product);
+        *rc = server_app_error("no product '%s'", product);
         return false;
     }
     if (a->store->ops->version_find(a->store, p->id, version, v) != ATOTA_OK) {
-        *rc = fail("product %s has no version '%s'", p->name, version);
+        *rc = server_app_error("product %s has no version '%s'", p->name, version);
         return false;
     }
     return true;
@@ -309,13 +269,13 @@ static int cmd_file_put(admin_t *a, int argc, char **argv)
     size_t len = 0;
     char *data = server_app_read_file(pos[2], &len);
     if (!data)
-        return fail("cannot read %s: %s", pos[2], strerror(errno));
+        return server_app_error("cannot read %s: %s", pos[2], strerror(errno));
     atota_validate_result_t check;
     atota_diag_t d = {{0}};
     atota_err_t err = atota_validate_file(name, data, len, &check, &d);
     if (err) {
         free(data);
-        return fail("%s: %s", pos[2], atota_diag_text(&d, err));
+        return server_app_error("%s: %s", pos[2], atota_diag_text(&d, err));
     }
     atota_store_file_t f;
     memset(&f, 0, sizeof f);
@@ -334,7 +294,7 @@ static int cmd_file_put(admin_t *a, int argc, char **argv)
     if (!err)
         err = a->store->ops->file_put(a->store, &f, &d);
     if (err)
-        return fail("cannot store %s: %s", name, atota_diag_text(&d, err));
+        return server_app_error("cannot store %s: %s", name, atota_diag_text(&d, err));
     if (check.warning[0])
         fprintf(stderr, "atota-server: warning: %s\n", check.warning);
     printf("%s of %s %s: %" PRIu64 " bytes, sha256 %s, /fw/%s/%s", f.name, p.name, v.version,
@@ -481,7 +441,7 @@ static int cmd_check(admin_t *a, int argc, char **argv)
     check_t c = {a, 0, 0};
     atota_err_t err = server_app_each_file(a->store, check_file, &c);
     if (err)
-        return fail("cannot read the store: %s", atota_strerror(err));
+        return server_app_error("cannot read the store: %s", atota_strerror(err));
     if (c.bad) {
         printf("%u of %u file(s) bad\n", c.bad, c.files);
         fprintf(stderr, "atota-server: check: %u of %u file(s) have no intact blob\n", c.bad,
@@ -544,7 +504,7 @@ int server_admin_main(int argc, char **argv)
         atota_diag_t d = {{0}};
         atota_err_t err = server_app_open(data_dir, &a.store, &a.blobs, &d);
         if (err)
-            return fail("%s: %s", data_dir, atota_diag_text(&d, err));
+            return server_app_error("%s: %s", data_dir, atota_diag_text(&d, err));
         int rc = commands[i].fn(&a, argc - first, argv + first);
         atota_blobs_close(a.blobs);
         a.store->ops->close(a.store);

@@ -31,6 +31,14 @@ atota_err_t server_app_write_file(const char *path, const char *text, unsigned m
 /* The whole file as a NUL-terminated string (the caller frees it), or NULL. */
 char *server_app_read_file(const char *path, size_t *len);
 
+/* One line "atota-server: <message>" on standard error; returns 1 (the exit status of a failure).
+ */
+int server_app_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* `atota-server admin --data DIR <command> ...` (argv[0] is "admin"). Returns the exit status. */
 int server_admin_main(int argc, char **argv);
 

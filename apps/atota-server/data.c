@@ -1,5 +1,6 @@
 /* The data directory of atota-server: the store, the blob store, and walks over file rows. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,4 +194,15 @@ char *server_app_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+int server_app_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("atota-server: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
 }

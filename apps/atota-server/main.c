@@ -49,23 +49,6 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "%s atota-server: %s\n", stamp, line);
 }
 
-static int die(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("atota-server: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 /* "none" (or "") switches a listener off. */
 static const char *listener(const char *arg)
 {
@@ -114,7 +97,7 @@ static int first_account(atota_server_t *srv)
 {
     unsigned accounts = 0;
     if (srv->store->ops->account_list(srv->store, count_row, &accounts) != ATOTA_OK)
-        return die("cannot read the accounts");
+        return server_app_error("cannot read the accounts");
     if (accounts)
         return 0;
     char password[25];
@@ -124,7 +107,7 @@ static int first_account(atota_server_t *srv)
     a.is_admin = true;
     a.created_at = (int64_t)time(NULL);
     if (atota_auth_random_hex(password, 12) || atota_auth_hash_password(password, a.password_hash))
-        return die("cannot make the first password");
+        return server_app_error("cannot make the first password");
     char path[4200], text[64];
     snprintf(path, sizeof path, "%s/initial-admin-password", srv->data_dir);
     snprintf(text, sizeof text, "%s\n", password);
@@ -133,7 +116,7 @@ static int first_account(atota_server_t *srv)
     if (!err)
         err = srv->store->ops->account_add(srv->store, &a, &d);
     if (err)
-        return die("cannot create the account admin: %s", atota_diag_text(&d, err));
+        return server_app_error("cannot create the account admin: %s", atota_diag_text(&d, err));
     printf("atota-server: first start: account admin, password %s\n"
            "atota-server: (also in %s until it is changed)\n",
            password, path);
@@ -148,7 +131,7 @@ static int load_tls(const char *data_dir, const char *https_addr, const char *ce
     char cert_path[4200], key_path[4200];
     if (cert_file || key_file) {
         if (!cert_file || !key_file)
-            return die("--cert and --key go together");
+            return server_app_error("--cert and --key go together");
         snprintf(cert_path, sizeof cert_path, "%s", cert_file);
         snprintf(key_path, sizeof key_path, "%s", key_file);
     } else {
@@ -158,7 +141,7 @@ static int load_tls(const char *data_dir, const char *https_addr, const char *ce
             char dir[4200];
             snprintf(dir, sizeof dir, "%s/tls", data_dir);
             if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-                return die("cannot create %s: %s", dir, strerror(errno));
+                return server_app_error("cannot create %s: %s", dir, strerror(errno));
             char host[256], machine[256] = "";
             addr_host(https_addr, host, sizeof host);
             gethostname(machine, sizeof machine - 1);
@@ -185,16 +168,17 @@ static int load_tls(const char *data_dir, const char *https_addr, const char *ce
             free(cert);
             free(key);
             if (err)
-                return die("cannot make a TLS certificate: %s", atota_diag_text(&d, err));
+                return server_app_error("cannot make a TLS certificate: %s",
+                                        atota_diag_text(&d, err));
             printf("atota-server: made a self-signed certificate: %s\n", cert_path);
         }
     }
     *cert_pem = server_app_read_file(cert_path, NULL);
     if (!*cert_pem)
-        return die("cannot read %s: %s", cert_path, strerror(errno));
+        return server_app_error("cannot read %s: %s", cert_path, strerror(errno));
     *key_pem = server_app_read_file(key_path, NULL);
     if (!*key_pem)
-        return die("cannot read %s: %s", key_path, strerror(errno));
+        return server_app_error("cannot read %s: %s", key_path, strerror(errno));
     return 0;
 }
 
@@ -243,10 +227,10 @@ static int serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!http_addr && !https_addr)
-        return die("no listener: give --http or --https");
+        return server_app_error("no listener: give --http or --https");
     if (public_url && strncmp(public_url, "http://", 7) != 0 &&
         strncmp(public_url, "https://", 8) != 0)
-        return die("--public-url must start with http:// or https://");
+        return server_app_error("--public-url must start with http:// or https://");
 
     atota_server_t srv;
     memset(&srv, 0, sizeof srv);
@@ -255,7 +239,7 @@ static int serve(int argc, char **argv)
     atota_diag_t d = {{0}};
     atota_err_t err = server_app_open(data_dir, &srv.store, &srv.blobs, &d);
     if (err)
-        return die("%s: %s", data_dir, atota_diag_text(&d, err));
+        return server_app_error("%s: %s", data_dir, atota_diag_text(&d, err));
     int rc = 0;
     char *cert_pem = NULL, *key_pem = NULL;
     atota_httpd_t *httpd = NULL;
@@ -297,7 +281,7 @@ static int serve(int argc, char **argv)
     uint16_t http_port = 0, https_port = 0;
     err = atota_httpd_start(&hopts, routes, n, &httpd, &http_port, &https_port, &d);
     if (err) {
-        rc = die("cannot start: %s", atota_diag_text(&d, err));
+        rc = server_app_error("cannot start: %s", atota_diag_text(&d, err));
         goto out;
     }
     /* The hosting URLs are known once the ports are bound (port 0 picks one). */

@@ -9,6 +9,7 @@
 
 #include "core/cmd/module.h"
 #include "support/check.h"
+#include "support/fixture.h"
 
 #define FX_OUT_CAP 65536
 #define FX_LOG_CAP 32768
@@ -112,6 +113,47 @@ static inline void fx_expect_out(const fx_host_state_t *h, const char *what, con
     print_error("%s:\n--- expected\n%s\n--- got\n%s\n---\nlog:\n%s", what,
                 fx_visible(want, a, sizeof a), fx_visible(h->out, b, sizeof b), h->log);
     fail();
+}
+
+/* Writes the profile's partition table (ESP-AT's, without an MD5 row) and at_customize.bin into a
+ * simulated flash as bytes, not flash operations (the state a factory image leaves). */
+static inline void fx_put_module_tables(atota_flash_sim_t *sim, const atota_profile_t *profile)
+{
+    uint8_t *data = atota_flash_sim_data(sim);
+    uint8_t buf[ATOTA_PT_BIN_SIZE];
+    assert_int_equal(atota_partition_table_write_bin(&profile->partitions, buf, NULL), ATOTA_OK);
+    memcpy(data + profile->partition_table_offset, buf, sizeof buf);
+    assert_int_equal(atota_partition_table_write_bin(&profile->at_customize, buf, NULL), ATOTA_OK);
+    memcpy(data + profile->at_customize_offset, buf, sizeof buf);
+}
+
+/* Boots an esp32-wroom-32 module over flash; it must print exactly "\r\nready\r\n". The output
+ * and the restart count are cleared before and after. */
+static inline void fx_module_boot(atota_module_t *m, const atota_flash_t *flash,
+                                  const atota_module_host_t *host, fx_host_state_t *h)
+{
+    fx_host_clear_out(h);
+    h->restarts = 0;
+    atota_diag_t d = {{0}};
+    atota_module_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.profile_name = "esp32-wroom-32";
+    atota_err_t err = atota_module_boot(m, flash, host, &o, &d);
+    if (err) {
+        print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), h->log);
+        fail();
+    }
+    fx_expect_out(h, "boot", "\r\nready\r\n");
+    fx_host_clear_out(h);
+}
+
+/* Feeds bytes to the module and checks everything it answers at once. */
+static inline void fx_module_send(atota_module_t *m, fx_host_state_t *h, const char *bytes,
+                                  const char *want)
+{
+    fx_host_clear_out(h);
+    atota_module_feed(m, bytes, strlen(bytes));
+    fx_expect_out(h, bytes, want);
 }
 
 #endif /* ATOTA_TESTS_SUPPORT_CAPTURE_HOST_H */

@@ -20,6 +20,27 @@
 
 #include "core/fmt/partition.h"
 
+/* The call must return ATOTA_OK; else the test fails naming the call and the error. */
+#define FX_CHECK(call)                                                                             \
+    do {                                                                                           \
+        atota_err_t err_ = (call);                                                                 \
+        if (err_ != ATOTA_OK) {                                                                    \
+            print_error("%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, atota_err_name(err_));     \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The call must return exactly want. */
+#define FX_EXPECT_ERR(want, call)                                                                  \
+    do {                                                                                           \
+        atota_err_t err_ = (call);                                                                 \
+        if (err_ != (want)) {                                                                      \
+            print_error("%s:%d: %s -> %s, expected %s\n", __FILE__, __LINE__, #call,               \
+                        atota_err_name(err_), atota_err_name(want));                               \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* The whole file, NUL-terminated; NULL when it cannot be read. The caller frees it. */
 static inline char *fx_try_read_file(const char *path, size_t *len)
 {

@@ -14,6 +14,7 @@
 
 #include "core/util/hash.h"
 #include "server/auth.h"
+#include "support/tmpdir.h"
 
 static bool all_lower_hex(const char *s)
 {
@@ -250,9 +251,7 @@ static void requests_are_identified(void **state)
     assert_int_equal(atota_auth_identify(store, bearer, NULL, NULL, false, now, &id),
                      ATOTA_AUTH_NONE);
     store->ops->close(store);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fx_rm_tree(dir), 0);
 }
 
 int main(void)

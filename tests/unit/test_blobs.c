@@ -4,12 +4,10 @@
  * blobs and of temporary files a dead process left (never visible as blobs), blobs put through
  * the running handle kept by gc, content checks, and puts from four threads during a gc.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,25 +22,8 @@
 #include <cmocka.h>
 
 #include "server/blobs.h"
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != ATOTA_OK) {                                                                    \
-            print_error("%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, atota_err_name(err_));     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_ERR(want, call)                                                                     \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != (want)) {                                                                      \
-            print_error("%s:%d: %s -> %s, expected %s\n", __FILE__, __LINE__, #call,               \
-                        atota_err_name(err_), atota_err_name(want));                               \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "support/tmpdir.h"
+#include "support/check.h"
 
 /* FIPS 180-2's examples */
 #define SHA_ABC   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -52,12 +33,6 @@ typedef struct {
     char dir[64];
     atota_blobs_t *b;
 } fx_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static atota_blobs_t *open_blobs(const char *dir)
 {
@@ -87,7 +62,7 @@ static int teardown(void **state)
 {
     fx_t *fx = *state;
     atota_blobs_close(fx->b);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fx_rm_tree(fx->dir);
     free(fx);
     return 0;
 }
@@ -104,7 +79,7 @@ static char *read_blob(atota_blobs_t *b, const char *sha, size_t *len)
     int fd = -1;
     uint64_t size = 0;
     int64_t mtime = 0;
-    CHECK(atota_blobs_open_read(b, sha, &fd, &size, &mtime));
+    FX_CHECK(atota_blobs_open_read(b, sha, &fd, &size, &mtime));
     assert_true(fd >= 0);
     assert_true(mtime > 0);
     char *buf = malloc(size + 1);
@@ -132,7 +107,7 @@ static void test_put_and_read(void **state)
 {
     fx_t *fx = *state;
     char sha[65], path[256];
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
     assert_string_equal(sha, SHA_ABC);
     snprintf(path, sizeof path, "%s/blobs/ba/%s", fx->dir, SHA_ABC); /* <first 2 hex>/<64 hex> */
     struct stat st;
@@ -146,21 +121,21 @@ static void test_put_and_read(void **state)
     free(got);
 
     /* again: a no-op */
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
     assert_string_equal(sha, SHA_ABC);
-    CHECK(atota_blobs_put(fx->b, "", 0, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "", 0, sha, NULL));
     assert_string_equal(sha, SHA_EMPTY);
     got = read_blob(fx->b, SHA_EMPTY, &len);
     assert_int_equal(len, 0);
     free(got);
-    CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
+    FX_CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
 
     /* a large one, and nothing left in tmp */
     size_t big = 3u << 20;
     uint8_t *data = malloc(big);
     for (size_t i = 0; i < big; i++)
         data[i] = (uint8_t)(i * 7 + (i >> 11));
-    CHECK(atota_blobs_put(fx->b, data, big, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, data, big, sha, NULL));
     got = read_blob(fx->b, sha, &len);
     assert_int_equal(len, big);
     assert_memory_equal(got, data, big);
@@ -174,7 +149,7 @@ static void test_names_that_build_paths_are_refused(void **state)
 {
     fx_t *fx = *state;
     char sha[65];
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
     static const char *const bad[] = {
         "../../../../etc/passwd",
         "ba/../ba/" SHA_ABC,
@@ -189,13 +164,14 @@ static void test_names_that_build_paths_are_refused(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int fd = 123;
         uint64_t size = 0;
-        EXPECT_ERR(ATOTA_ERR_INVALID_ARG, atota_blobs_open_read(fx->b, bad[i], &fd, &size, NULL));
+        FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                      atota_blobs_open_read(fx->b, bad[i], &fd, &size, NULL));
         assert_int_equal(fd, -1);
     }
     int fd;
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, atota_blobs_open_read(fx->b, NULL, &fd, NULL, NULL));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_EMPTY, &fd, NULL, NULL));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_verify(fx->b, SHA_EMPTY, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, atota_blobs_open_read(fx->b, NULL, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_EMPTY, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_verify(fx->b, SHA_EMPTY, NULL));
 }
 
 typedef struct {
@@ -217,29 +193,29 @@ static void test_gc_removes_unreferenced(void **state)
 {
     fx_t *fx = *state;
     char a[65], b[65], c[65];
-    CHECK(atota_blobs_put(fx->b, "abc", 3, a, NULL));
-    CHECK(atota_blobs_put(fx->b, "def", 3, b, NULL));
-    CHECK(atota_blobs_put(fx->b, "ghi", 3, c, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, a, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "def", 3, b, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "ghi", 3, c, NULL));
 
     /* the handle that put them keeps them: their file rows may not be committed yet */
     keep_t k = {{a, NULL}, 0};
     unsigned removed = 99;
-    CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
+    FX_CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
     assert_int_equal(removed, 0);
 
     restart(fx);
-    CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
+    FX_CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
     assert_int_equal(removed, 2);
     assert_int_equal(k.asked, 3);
     int fd;
-    CHECK(atota_blobs_open_read(fx->b, a, &fd, NULL, NULL));
+    FX_CHECK(atota_blobs_open_read(fx->b, a, &fd, NULL, NULL));
     close(fd);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, b, &fd, NULL, NULL));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, c, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, b, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, c, &fd, NULL, NULL));
 
     /* put again after a gc: back */
-    CHECK(atota_blobs_put(fx->b, "def", 3, b, NULL));
-    CHECK(atota_blobs_verify(fx->b, b, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "def", 3, b, NULL));
+    FX_CHECK(atota_blobs_verify(fx->b, b, NULL));
 
     /* a file that is not a blob is left alone */
     char path[256];
@@ -249,7 +225,7 @@ static void test_gc_removes_unreferenced(void **state)
     fclose(f);
     restart(fx);
     k = (keep_t){{a, b, NULL}, 0};
-    CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
+    FX_CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
     assert_int_equal(removed, 0);
     assert_int_equal(access(path, F_OK), 0);
 }
@@ -269,12 +245,12 @@ static void test_interrupted_put_is_never_visible_and_gc_cleans_it(void **state)
     fclose(f);
 
     int fd;
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_ABC, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_ABC, &fd, NULL, NULL));
     restart(fx);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_ABC, &fd, NULL, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, atota_blobs_open_read(fx->b, SHA_ABC, &fd, NULL, NULL));
     keep_t k = {{NULL}, 0};
     unsigned removed = 0;
-    CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
+    FX_CHECK(atota_blobs_gc(fx->b, keep_listed, &k, &removed));
     assert_int_equal(removed, 2);
     snprintf(path, sizeof path, "%s/blobs/tmp", fx->dir);
     assert_int_equal(count_entries(path), 0);
@@ -282,30 +258,30 @@ static void test_interrupted_put_is_never_visible_and_gc_cleans_it(void **state)
 
     /* the put, done again, succeeds whole */
     char sha[65];
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
-    CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
 }
 
 static void test_verify_finds_damage(void **state)
 {
     fx_t *fx = *state;
     char sha[65], path[256];
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
     snprintf(path, sizeof path, "%s/blobs/ba/%s", fx->dir, SHA_ABC);
     chmod(path, 0644);
     FILE *f = fopen(path, "r+");
     fputc('X', f);
     fclose(f);
     atota_diag_t d;
-    EXPECT_ERR(ATOTA_ERR_IO, atota_blobs_verify(fx->b, SHA_ABC, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_IO, atota_blobs_verify(fx->b, SHA_ABC, &d));
     assert_non_null(strstr(d.msg, "hashes to"));
     /* a put of the right content whose blob exists with the right size is a no-op; a damaged
      * blob of another size is rewritten */
     f = fopen(path, "a");
     fputc('Y', f);
     fclose(f);
-    CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
-    CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
+    FX_CHECK(atota_blobs_put(fx->b, "abc", 3, sha, NULL));
+    FX_CHECK(atota_blobs_verify(fx->b, SHA_ABC, NULL));
 }
 
 /* ---- four threads putting while another collects ----------------------------------------- */
@@ -350,21 +326,21 @@ static void test_four_threads_and_gc(void **state)
     }
     for (int round = 0; round < 20; round++) {
         unsigned removed = 0;
-        CHECK(atota_blobs_gc(fx->b, keep_none, NULL, &removed));
+        FX_CHECK(atota_blobs_gc(fx->b, keep_none, NULL, &removed));
         assert_int_equal(removed, 0); /* everything here was put by this handle */
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
         assert_int_equal(p[i].failures, 0);
         for (int j = 0; j < PUTS; j++)
-            CHECK(atota_blobs_verify(fx->b, p[i].shas[j], NULL));
+            FX_CHECK(atota_blobs_verify(fx->b, p[i].shas[j], NULL));
     }
     char path[256];
     snprintf(path, sizeof path, "%s/blobs/tmp", fx->dir);
     assert_int_equal(count_entries(path), 0);
     restart(fx);
     unsigned removed = 0;
-    CHECK(atota_blobs_gc(fx->b, keep_none, NULL, &removed));
+    FX_CHECK(atota_blobs_gc(fx->b, keep_none, NULL, &removed));
     assert_int_equal(removed, PUTS / 2 + 4 * PUTS / 2); /* distinct blobs */
     free(p);
 }
@@ -374,7 +350,7 @@ static void test_open_refuses_bad_directories(void **state)
     (void)state;
     atota_blobs_t *b = NULL;
     atota_diag_t d;
-    EXPECT_ERR(ATOTA_ERR_IO, atota_blobs_open("/nonexistent/data", &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_IO, atota_blobs_open("/nonexistent/data", &b, &d));
     assert_null(b);
     assert_non_null(strstr(d.msg, "/nonexistent/data/blobs"));
 }

@@ -90,12 +90,7 @@ static rig_t *rig_new(const char *v1_config)
     r->sim = fx_sim_new(r->profile.flash_size);
     r->flash = atota_flash_sim_flash(r->sim);
     uint8_t *data = atota_flash_sim_data(r->sim);
-    uint8_t buf[ATOTA_PT_BIN_SIZE];
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.partitions, buf, NULL), ATOTA_OK);
-    memcpy(data + r->profile.partition_table_offset, buf, sizeof buf);
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.at_customize, buf, NULL),
-                     ATOTA_OK);
-    memcpy(data + r->profile.at_customize_offset, buf, sizeof buf);
+    fx_put_module_tables(r->sim, &r->profile);
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
     uint8_t *v1;
@@ -115,31 +110,6 @@ static void rig_free(rig_t *r)
     atota_flash_sim_close(r->sim);
     free(r->image);
     free(r);
-}
-
-static void boot(rig_t *r)
-{
-    fx_host_clear_out(&r->hs);
-    r->hs.restarts = 0;
-    atota_diag_t d = {{0}};
-    atota_module_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.profile_name = "esp32-wroom-32";
-    atota_err_t err = atota_module_boot(&r->m, r->flash, &r->host, &o, &d);
-    if (err) {
-        print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), r->hs.log);
-        fail();
-    }
-    fx_expect_out(&r->hs, "boot", "\r\nready\r\n");
-    fx_host_clear_out(&r->hs);
-}
-
-/* Sends bytes and checks everything the module answers at once. */
-static void send(rig_t *r, const char *bytes, const char *want)
-{
-    fx_host_clear_out(&r->hs);
-    atota_module_feed(&r->m, bytes, strlen(bytes));
-    fx_expect_out(&r->hs, bytes, want);
 }
 
 /* The host's loop until the AT command ends (or a restart is asked for). */
@@ -171,9 +141,9 @@ static void prompt_and_url(rig_t *r, const char *url)
     snprintf(cmd, sizeof cmd, "AT+USEROTA=%zu\r\n", strlen(url));
     char want[128];
     snprintf(want, sizeof want, "%s\r\nOK\r\n\r\n>", r->m.at.echo ? cmd : "");
-    send(r, cmd, want);
+    fx_module_send(&r->m, &r->hs, cmd, want);
     snprintf(want, sizeof want, "\r\nRecv %zu bytes\r\n", strlen(url));
-    send(r, url, want);
+    fx_module_send(&r->m, &r->hs, url, want);
 }
 
 static void expect_running(rig_t *r, const char *version)
@@ -190,11 +160,11 @@ static void test_success_exact_bytes(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     /* §2.2, echo on */
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
-    send(r, URL, "\r\nRecv 36 bytes\r\n");
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, URL, "\r\nRecv 36 bytes\r\n");
     assert_true(atota_at_busy(&r->m.at));
     fx_host_clear_out(&r->hs);
     run(r);
@@ -211,19 +181,19 @@ static void test_success_exact_bytes(void **state)
     assert_non_null(strstr(r->hs.log, "restarting"));
 
     /* the restart: v2 boots (PENDING_VERIFY, confirmed before ready) */
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     expect_running(r, "v4.2.0.0");
     assert_int_equal(r->m.boot.index, 1);
     assert_non_null(strstr(r->hs.log, "confirmed (PENDING_VERIFY -> VALID)"));
-    send(r, "AT+GMR\r\n",
-         "AT+GMR\r\n"
-         "AT version:4.2.0.0(0000000 - ESP32 - May  8 2024 08:21:45)\r\n"
-         "SDK version:v5.4.4\r\n"
-         "compile time(00000000):May  8 2024 08:21:45\r\n"
-         "Bin version:v4.2.0.0(WROOM-32)\r\n" OK);
-    send(r, "AT+SYSROLLBACK?\r\n",
-         "AT+SYSROLLBACK?\r\n"
-         "+SYSROLLBACK:0x280000,\"v4.2.0.0\",0x100000,\"v4.1.0.0\"\r\n" OK);
+    fx_module_send(&r->m, &r->hs, "AT+GMR\r\n",
+                   "AT+GMR\r\n"
+                   "AT version:4.2.0.0(0000000 - ESP32 - May  8 2024 08:21:45)\r\n"
+                   "SDK version:v5.4.4\r\n"
+                   "compile time(00000000):May  8 2024 08:21:45\r\n"
+                   "Bin version:v4.2.0.0(WROOM-32)\r\n" OK);
+    fx_module_send(&r->m, &r->hs, "AT+SYSROLLBACK?\r\n",
+                   "AT+SYSROLLBACK?\r\n"
+                   "+SYSROLLBACK:0x280000,\"v4.2.0.0\",0x100000,\"v4.1.0.0\"\r\n" OK);
     rig_free(r);
 }
 
@@ -231,8 +201,8 @@ static void test_cmd_list_and_types(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
-    send(r, "ATE0\r\n", "ATE0\r\n" OK);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
+    fx_module_send(&r->m, &r->hs, "ATE0\r\n", "ATE0\r\n" OK);
     fx_host_clear_out(&r->hs);
     atota_module_feed(&r->m, "AT+CMD?\r\n", 9);
     unsigned n = 0;
@@ -244,9 +214,9 @@ static void test_cmd_list_and_types(void **state)
     assert_true(r->hs.len > wl);
     assert_string_equal(r->hs.out + r->hs.len - wl, want); /* after the UART table */
     /* set only (§2.1) */
-    send(r, "AT+USEROTA?\r\n", ERROR);
-    send(r, "AT+USEROTA=?\r\n", ERROR);
-    send(r, "AT+USEROTA\r\n", ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA?\r\n", ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=?\r\n", ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA\r\n", ERROR);
     rig_free(r);
 }
 
@@ -256,23 +226,26 @@ static void test_bad_parameters(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     /* §2.1: 1..8192 and exactly one parameter, else ERROR without a prompt (echo on) */
-    send(r, "AT+USEROTA=0\r\n", "AT+USEROTA=0\r\n" ERROR);
-    send(r, "AT+USEROTA=8193\r\n", "AT+USEROTA=8193\r\n" ERROR);
-    send(r, "AT+USEROTA=36,1\r\n", "AT+USEROTA=36,1\r\n" ERROR);
-    send(r, "AT+USEROTA=\"36\"\r\n", "AT+USEROTA=\"36\"\r\n" ERROR);
-    send(r, "AT+USEROTA=\r\n", "AT+USEROTA=\r\n" ERROR);
-    send(r, "AT+USEROTA=-1\r\n", "AT+USEROTA=-1\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=0\r\n", "AT+USEROTA=0\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=8193\r\n", "AT+USEROTA=8193\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36,1\r\n", "AT+USEROTA=36,1\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=\"36\"\r\n", "AT+USEROTA=\"36\"\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=\r\n", "AT+USEROTA=\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=-1\r\n", "AT+USEROTA=-1\r\n" ERROR);
     /* the codes with AT+SYSLOG=1 (the AT engine's parameter helpers) */
-    send(r, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n" OK);
-    send(r, "AT+USEROTA=0\r\n", "AT+USEROTA=0\r\nERR CODE:0x01070000\r\n" ERROR);
-    send(r, "AT+USEROTA=36,1\r\n", "AT+USEROTA=36,1\r\nERR CODE:0x01060000\r\n" ERROR);
-    send(r, "AT+USEROTA=\"36\"\r\n", "AT+USEROTA=\"36\"\r\nERR CODE:0x01050000\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n" OK);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=0\r\n",
+                   "AT+USEROTA=0\r\nERR CODE:0x01070000\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36,1\r\n",
+                   "AT+USEROTA=36,1\r\nERR CODE:0x01060000\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=\"36\"\r\n",
+                   "AT+USEROTA=\"36\"\r\nERR CODE:0x01050000\r\n" ERROR);
     assert_int_equal(r->http.requests, 0);
     /* 8192 is accepted: the prompt */
-    send(r, "AT+USEROTA=8192\r\n", "AT+USEROTA=8192\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=8192\r\n", "AT+USEROTA=8192\r\n\r\nOK\r\n\r\n>");
     rig_free(r);
 }
 
@@ -280,14 +253,14 @@ static void test_station_not_connected(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
-    send(r, URL, "\r\nRecv 36 bytes\r\n" ERROR);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, URL, "\r\nRecv 36 bytes\r\n" ERROR);
     assert_int_equal(r->http.requests, 0);
     assert_non_null(strstr(r->hs.log, "userota: failed: no network: the station is not connected"));
-    send(r, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n" OK);
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
-    send(r, URL, "\r\nRecv 36 bytes\r\nERR CODE:0x010a0000\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n" OK);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, URL, "\r\nRecv 36 bytes\r\nERR CODE:0x010a0000\r\n" ERROR);
     rig_free(r);
 }
 
@@ -295,11 +268,11 @@ static void test_no_network(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     r->host.http.ops = NULL;
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
-    send(r, URL, "\r\nRecv 36 bytes\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, URL, "\r\nRecv 36 bytes\r\n" ERROR);
     assert_non_null(strstr(r->hs.log, "userota: failed: no network"));
     rig_free(r);
 }
@@ -308,13 +281,13 @@ static void test_bad_url(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
-    send(r, "AT+USEROTA=20\r\n", "AT+USEROTA=20\r\n\r\nOK\r\n\r\n>");
-    send(r, "ftp://example.com/xx", "\r\nRecv 20 bytes\r\n" ERROR);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=20\r\n", "AT+USEROTA=20\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, "ftp://example.com/xx", "\r\nRecv 20 bytes\r\n" ERROR);
     assert_non_null(strstr(r->hs.log, "http:// or https://"));
     /* a NUL byte inside the URL: counted, refused */
-    send(r, "AT+USEROTA=10\r\n", "AT+USEROTA=10\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=10\r\n", "AT+USEROTA=10\r\n\r\nOK\r\n\r\n>");
     fx_host_clear_out(&r->hs);
     atota_module_feed(&r->m, "http://a\0b", 10);
     fx_expect_out(&r->hs, "URL with a NUL", "\r\nRecv 10 bytes\r\n" ERROR);
@@ -326,7 +299,7 @@ static void test_http_404(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     r->http.status_for[0] = 404;
     prompt_and_url(r, URL);
@@ -336,8 +309,8 @@ static void test_http_404(void **state)
     assert_int_equal(r->hs.restarts, 0);
     assert_non_null(strstr(r->hs.log, "userota: failed: HTTP 404 (ATOTA_ERR_HTTP_STATUS)"));
     /* the module goes on with v1 */
-    send(r, "AT\r\n", "AT\r\n" OK);
-    boot(r);
+    fx_module_send(&r->m, &r->hs, "AT\r\n", "AT\r\n" OK);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     expect_running(r, "v4.1.0.0");
     rig_free(r);
 }
@@ -346,7 +319,7 @@ static void test_busy_while_downloading(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     r->http.stall = true;
     r->http.stall_at = 50000;
@@ -356,9 +329,9 @@ static void test_busy_while_downloading(void **state)
         r->hs.now += 5;
         atota_module_poll(&r->m);
     }
-    send(r, "AT\r\n", "AT\r\n\r\nbusy p...\r\n");
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nbusy p...\r\n");
-    send(r, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n\r\nbusy p...\r\n");
+    fx_module_send(&r->m, &r->hs, "AT\r\n", "AT\r\n\r\nbusy p...\r\n");
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nbusy p...\r\n");
+    fx_module_send(&r->m, &r->hs, "AT+SYSLOG=1\r\n", "AT+SYSLOG=1\r\n\r\nbusy p...\r\n");
     r->http.stall = false;
     fx_host_clear_out(&r->hs);
     run(r);
@@ -370,12 +343,12 @@ static void test_surplus_bytes_after_the_url(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n\r\nOK\r\n\r\n>");
     /* §1.4: more bytes than announced: they are not the URL; the running command answers them
      * with busy (here a whole line, echoed first as every line is) */
-    send(r, URL "AT\r\n", "\r\nRecv 36 bytes\r\nAT\r\n\r\nbusy p...\r\n");
+    fx_module_send(&r->m, &r->hs, URL "AT\r\n", "\r\nRecv 36 bytes\r\nAT\r\n\r\nbusy p...\r\n");
     fx_host_clear_out(&r->hs);
     run(r);
     fx_expect_out(&r->hs, "after surplus", OK);
@@ -389,7 +362,7 @@ static void test_resume_through_the_module(void **state)
 {
     (void)state;
     rig_t *r = rig_new(NULL); /* defaults: 5 retries, 300 s */
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     assert_int_equal(r->m.config.ota_retries, 5);
     assert_int_equal(r->m.config.ota_time_limit, 300);
     join(r);
@@ -402,7 +375,7 @@ static void test_resume_through_the_module(void **state)
     assert_int_equal(r->http.requests, 3);
     assert_int_equal(r->http.range_from[1], 30000);
     assert_string_equal(r->http.if_range[2], ETAG);
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     expect_running(r, "v4.2.0.0");
     rig_free(r);
 }
@@ -411,7 +384,7 @@ static void test_no_retries_from_fwconfig(void **state)
 {
     (void)state;
     rig_t *r = rig_new("ota_retries=0");
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     assert_int_equal(r->m.config.ota_retries, 0);
     join(r);
     r->http.reset_at[0] = 30000;
@@ -421,7 +394,7 @@ static void test_no_retries_from_fwconfig(void **state)
     fx_expect_out(&r->hs, "no retries", ERROR);
     assert_int_equal(r->http.requests, 1);
     assert_non_null(strstr(r->hs.log, "connection reset by peer at byte 30000"));
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     expect_running(r, "v4.1.0.0");
     rig_free(r);
 }
@@ -430,7 +403,7 @@ static void test_time_limit_from_fwconfig(void **state)
 {
     (void)state;
     rig_t *r = rig_new("ota_time_limit=5");
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     join(r);
     r->http.stall = true;
     r->http.stall_at = 40000;
@@ -441,7 +414,7 @@ static void test_time_limit_from_fwconfig(void **state)
     fx_expect_out(&r->hs, "time limit", ERROR);
     assert_true(r->hs.now - t0 >= 5000 && r->hs.now - t0 < 5100);
     assert_non_null(strstr(r->hs.log, "no complete image within 5 s"));
-    boot(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
     expect_running(r, "v4.1.0.0");
     rig_free(r);
 }
@@ -450,8 +423,8 @@ static void test_userota_off_in_fwconfig(void **state)
 {
     (void)state;
     rig_t *r = rig_new("userota=off");
-    boot(r);
-    send(r, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n" ERROR);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->hs);
+    fx_module_send(&r->m, &r->hs, "AT+USEROTA=36\r\n", "AT+USEROTA=36\r\n" ERROR);
     rig_free(r);
 }
 

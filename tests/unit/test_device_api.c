@@ -27,6 +27,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "support/check.h"
+#include "support/tmpdir.h"
 
 #define V1      "v1.0.0.0"
 #define V2      "v2.0.0.0"
@@ -236,9 +237,7 @@ static int rig_teardown(void **state)
     mbedtls_entropy_free(&r->entropy);
     if (r->log[0])
         fprintf(stderr, "server log:\n%s", r->log);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-    if (system(cmd) != 0)
+    if (fx_rm_tree(r->dir) != 0)
         fprintf(stderr, "could not remove %s\n", r->dir);
     free(r->ota_v1);
     free(r->ota_v2);

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "port/posix/http.h"
+#include "support/tmpdir.h"
 
 #define FILE_SIZE 300000u
 #define SERVER    ATOTA_SOURCE_DIR "/tests/e2e/lib/http_server.py"
@@ -151,9 +152,7 @@ static int group_teardown(void **state)
     (void)state;
     server_stop(&g_plain);
     server_stop(&g_tls);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rm_tree(g_dir) == 0 ? 0 : -1;
 }
 
 /* ---- a recording sink and the loop ---------------------------------------------------------- */

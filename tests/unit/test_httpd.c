@@ -34,6 +34,7 @@
 
 #include "core/util/hash.h"
 #include "server/server.h"
+#include "support/tmpdir.h"
 
 #define FW_SIZE      70000u /* more than one MHD buffer, not a multiple of anything */
 #define BIG_BODY     (16u * 1024u * 1024u)
@@ -215,9 +216,7 @@ static int group_teardown(void **state)
     if (g_srv.store)
         g_srv.store->ops->close(g_srv.store);
     atota_blobs_close(g_srv.blobs);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
+    if (fx_rm_tree(g_dir) != 0)
         fprintf(stderr, "cannot remove %s\n", g_dir);
     curl_global_cleanup();
     return 0;

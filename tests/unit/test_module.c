@@ -94,14 +94,8 @@ static rig_t *rig_new(const char *v0, const char *v1)
     }
     r->sim = fx_sim_new(r->profile.flash_size);
     r->flash = atota_flash_sim_flash(r->sim);
-    uint8_t *data = atota_flash_sim_data(r->sim);
-    uint8_t buf[ATOTA_PT_BIN_SIZE];
     assert_false(r->profile.partitions.has_md5);
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.partitions, buf, NULL), ATOTA_OK);
-    memcpy(data + r->profile.partition_table_offset, buf, sizeof buf);
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.at_customize, buf, NULL),
-                     ATOTA_OK);
-    memcpy(data + r->profile.at_customize_offset, buf, sizeof buf);
+    fx_put_module_tables(r->sim, &r->profile);
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
     r->otadata = fx_table_get(&r->profile.partitions, "otadata");
@@ -120,36 +114,11 @@ static void rig_free(rig_t *r)
     free(r);
 }
 
-static void boot_ok(rig_t *r)
-{
-    fx_host_clear_out(&r->host_state);
-    r->host_state.restarts = 0;
-    atota_diag_t d = {{0}};
-    atota_module_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.profile_name = "esp32-wroom-32";
-    atota_err_t err = atota_module_boot(&r->m, r->flash, &r->host, &o, &d);
-    if (err) {
-        print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), r->host_state.log);
-        fail();
-    }
-    fx_expect_out(&r->host_state, "boot", "\r\nready\r\n");
-    fx_host_clear_out(&r->host_state);
-}
-
-/* Sends one command line (or raw bytes) and checks everything the module answers. */
-static void cmd(rig_t *r, const char *line, const char *want)
-{
-    fx_host_clear_out(&r->host_state);
-    atota_module_feed(&r->m, line, strlen(line));
-    fx_expect_out(&r->host_state, line, want);
-}
-
 /* Boots with echo off, as most tests want only the answers. */
 static void boot_quiet(rig_t *r)
 {
-    boot_ok(r);
-    cmd(r, "ATE0\r\n", "ATE0\r\n\r\nOK\r\n");
+    fx_module_boot(&r->m, r->flash, &r->host, &r->host_state);
+    fx_module_send(&r->m, &r->host_state, "ATE0\r\n", "ATE0\r\n\r\nOK\r\n");
 }
 
 static void expect_active(rig_t *r, const char *what, uint32_t seq, uint32_t state)
@@ -173,7 +142,7 @@ static void test_boot_ready(void **state)
 {
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
-    boot_ok(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->host_state);
     assert_int_equal(r->m.boot.index, 0);
     assert_int_equal(r->m.boots, 1);
     assert_true(r->m.nvs_ok);
@@ -195,7 +164,7 @@ static void test_boot_ready(void **state)
     assert_int_equal(mac[0], 0x24);
     assert_int_equal(mac[1], 0x0A);
     assert_int_equal(mac[2], 0xC4);
-    boot_ok(r);
+    fx_module_boot(&r->m, r->flash, &r->host, &r->host_state);
     assert_memory_equal(mac, r->m.wifi.sta_mac, 6);
     assert_int_equal(r->m.boots, 2);
     rig_free(r);
@@ -235,7 +204,8 @@ static void test_boot_foreign_nvs(void **state)
     boot_quiet(r);
     assert_true(r->m.nvs_ok);
     assert_non_null(strstr(r->host_state.log, "erasing and formatting"));
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -246,7 +216,7 @@ static void test_boot_no_at_customize(void **state)
     memset(atota_flash_sim_data(r->sim) + 0x20000, 0xFF, 0x1000);
     boot_quiet(r);
     assert_int_equal(r->m.at_customize.count, 0);
-    cmd(r, "AT+SYSFLASH?\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH?\r\n", "\r\nERROR\r\n");
     rig_free(r);
 }
 
@@ -256,16 +226,17 @@ static void test_echo_and_at(void **state)
 {
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
-    boot_ok(r);
-    cmd(r, "AT\r\n", "AT\r\n\r\nOK\r\n");
-    cmd(r, "ATE0\r\n", "ATE0\r\n\r\nOK\r\n");
-    cmd(r, "AT\r\n", "\r\nOK\r\n");
-    cmd(r, "ATE1\r\n", "\r\nOK\r\n");
-    cmd(r, "AT\r\n", "AT\r\n\r\nOK\r\n");
-    cmd(r, "AT+RST\r\n", "AT+RST\r\n\r\nOK\r\n");
+    fx_module_boot(&r->m, r->flash, &r->host, &r->host_state);
+    fx_module_send(&r->m, &r->host_state, "AT\r\n", "AT\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "ATE0\r\n", "ATE0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "ATE1\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT\r\n", "AT\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RST\r\n", "AT+RST\r\n\r\nOK\r\n");
     assert_int_equal(r->host_state.restarts, 1);
-    boot_ok(r); /* echo is on again after a restart */
-    cmd(r, "AT\r\n", "AT\r\n\r\nOK\r\n");
+    fx_module_boot(&r->m, r->flash, &r->host,
+                   &r->host_state); /* echo is on again after a restart */
+    fx_module_send(&r->m, &r->host_state, "AT\r\n", "AT\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -274,33 +245,33 @@ static void test_gmr(void **state)
     (void)state;
     rig_t *r = rig_new("v4.2.0.0-dev", NULL);
     boot_quiet(r);
-    cmd(r, "AT+GMR\r\n",
-        "AT version:4.2.0.0-dev(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
-        "SDK version:v5.4.4\r\n"
-        "compile time(be332568):May  8 2024 08:21:45\r\n"
-        "Bin version:v4.2.0.0-dev(WROOM-32)\r\n"
-        "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR\r\n",
+                   "AT version:4.2.0.0-dev(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
+                   "SDK version:v5.4.4\r\n"
+                   "compile time(be332568):May  8 2024 08:21:45\r\n"
+                   "Bin version:v4.2.0.0-dev(WROOM-32)\r\n"
+                   "\r\nOK\r\n");
 
     /* the module name from the image's firmware configuration; a short version */
     put_app(r, r->ota0, "2.1", "MINI-1");
     boot_quiet(r);
-    cmd(r, "AT+GMR\r\n",
-        "AT version:2.1.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
-        "SDK version:v5.4.4\r\n"
-        "compile time(be332568):May  8 2024 08:21:45\r\n"
-        "Bin version:2.1(MINI-1)\r\n"
-        "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR\r\n",
+                   "AT version:2.1.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
+                   "SDK version:v5.4.4\r\n"
+                   "compile time(be332568):May  8 2024 08:21:45\r\n"
+                   "Bin version:2.1(MINI-1)\r\n"
+                   "\r\nOK\r\n");
 
     /* a version that is not numbered */
     put_app(r, r->ota0, "nightly", NULL);
     boot_quiet(r);
-    cmd(r, "AT+GMR\r\n",
-        "AT version:0.0.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
-        "SDK version:v5.4.4\r\n"
-        "compile time(be332568):May  8 2024 08:21:45\r\n"
-        "Bin version:nightly(WROOM-32)\r\n"
-        "\r\nOK\r\n");
-    cmd(r, "AT+GMR?\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR\r\n",
+                   "AT version:0.0.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
+                   "SDK version:v5.4.4\r\n"
+                   "compile time(be332568):May  8 2024 08:21:45\r\n"
+                   "Bin version:nightly(WROOM-32)\r\n"
+                   "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR?\r\n", "\r\nERROR\r\n");
     rig_free(r);
 }
 
@@ -355,17 +326,19 @@ static void test_syslog(void **state)
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
     boot_quiet(r);
-    cmd(r, "AT+SYSLOG?\r\n", "+SYSLOG:0\r\n\r\nOK\r\n");
-    cmd(r, "AT+FAKE\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+SYSLOG?\r\n", "+SYSLOG:1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG?\r\n", "+SYSLOG:0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+FAKE\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG?\r\n", "+SYSLOG:1\r\n\r\nOK\r\n");
     /* Basic_AT_Commands.rst: AT+FAKE -> ERR CODE:0x01090000 */
-    cmd(r, "AT+FAKE\r\n", "ERR CODE:0x01090000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+SYSLOG=2\r\n", "ERR CODE:0x01070000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+SYSLOG=1,1\r\n", "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+GMR=1\r\n", "ERR CODE:0x010c0000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+SYSLOG=0\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+FAKE\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+FAKE\r\n", "ERR CODE:0x01090000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=2\r\n",
+                   "ERR CODE:0x01070000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=1,1\r\n",
+                   "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR=1\r\n", "ERR CODE:0x010c0000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=0\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+FAKE\r\n", "\r\nERROR\r\n");
     rig_free(r);
 }
 
@@ -374,28 +347,28 @@ static void test_sysmsg_sysstore_restore(void **state)
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
     boot_quiet(r);
-    cmd(r, "AT+SYSMSG?\r\n", "+SYSMSG:0\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSSTORE?\r\n", "+SYSSTORE:1\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSMSG=5\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+SYSMSG=8\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG?\r\n", "+SYSMSG:0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSSTORE?\r\n", "+SYSSTORE:1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG=5\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG=8\r\n", "\r\nERROR\r\n");
     boot_quiet(r);
-    cmd(r, "AT+SYSMSG?\r\n", "+SYSMSG:5\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG?\r\n", "+SYSMSG:5\r\n\r\nOK\r\n");
 
     /* AT+SYSSTORE=0: the next AT+SYSMSG stays in RAM */
-    cmd(r, "AT+SYSSTORE=0\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+SYSMSG=3\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+SYSMSG?\r\n", "+SYSMSG:3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSSTORE=0\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG=3\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG?\r\n", "+SYSMSG:3\r\n\r\nOK\r\n");
     boot_quiet(r);
-    cmd(r, "AT+SYSMSG?\r\n", "+SYSMSG:5\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSSTORE?\r\n", "+SYSSTORE:0\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSSTORE=1\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG?\r\n", "+SYSMSG:5\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSSTORE?\r\n", "+SYSSTORE:0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSSTORE=1\r\n", "\r\nOK\r\n");
 
     /* AT+RESTORE: OK, restart, factory defaults */
-    cmd(r, "AT+RESTORE\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RESTORE\r\n", "\r\nOK\r\n");
     assert_int_equal(r->host_state.restarts, 1);
     boot_quiet(r);
-    cmd(r, "AT+SYSMSG?\r\n", "+SYSMSG:0\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSSTORE?\r\n", "+SYSSTORE:1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSMSG?\r\n", "+SYSMSG:0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSSTORE?\r\n", "+SYSSTORE:1\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -404,13 +377,14 @@ static void test_restore_uart(void **state)
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
     boot_quiet(r);
-    cmd(r, "AT+UART_DEF=9600,8,1,0,0\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF=9600,8,1,0,0\r\n", "\r\nOK\r\n");
     boot_quiet(r);
     assert_int_equal(r->host_state.baud, 9600);
-    cmd(r, "AT+RESTORE\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RESTORE\r\n", "\r\nOK\r\n");
     boot_quiet(r);
     assert_int_equal(r->host_state.baud, 115200);
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -422,46 +396,53 @@ static void test_uart(void **state)
     /* esp-at main/interface/uart/Kconfig defaults: 8 data bits, 1 stop bit, no parity, RTS;
      * UART_CUR reports what the divider gives, as on a real WROOM-32 (esp-at issues #141, #338:
      * "+UART_CUR:115201,8,1,0,1" next to "+UART_DEF:115200,8,1,0,1") */
-    cmd(r, "AT+UART_CUR?\r\n", "+UART_CUR:115201,8,1,0,1\r\n\r\nOK\r\n");
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
-    cmd(r, "AT+UART?\r\n", "+UART:115201,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR?\r\n",
+                   "+UART_CUR:115201,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART?\r\n", "+UART:115201,8,1,0,1\r\n\r\nOK\r\n");
 
     r->host_state.uart_sets = 0;
-    cmd(r, "AT+UART_CUR=921600,8,1,0,0\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=921600,8,1,0,0\r\n", "\r\nOK\r\n");
     assert_int_equal(r->host_state.uart_sets, 1);
     assert_int_equal(r->host_state.baud, 921600);
     assert_int_equal(r->host_state.flow, 0);
     /* the rate the divider gives: 80 MHz * 16 / 1388 */
-    cmd(r, "AT+UART_CUR?\r\n", "+UART_CUR:922190,8,1,0,0\r\n\r\nOK\r\n");
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR?\r\n",
+                   "+UART_CUR:922190,8,1,0,0\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:115200,8,1,0,1\r\n\r\nOK\r\n");
 
-    cmd(r, "AT+UART_DEF=230400,7,3,2,3\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF=230400,7,3,2,3\r\n", "\r\nOK\r\n");
     assert_int_equal(r->host_state.uart_sets, 2);
     assert_int_equal(r->host_state.baud, 230400);
     assert_int_equal(r->host_state.data_bits, 7);
     assert_int_equal(r->host_state.stop_bits, 3);
     assert_int_equal(r->host_state.parity, 2);
     assert_int_equal(r->host_state.flow, 3);
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:230400,7,3,2,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:230400,7,3,2,3\r\n\r\nOK\r\n");
 
     /* out of range, too few, too many: nothing changes */
-    cmd(r, "AT+UART_CUR=79,8,1,0,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=5000001,8,1,0,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=115200,4,1,0,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=115200,8,0,0,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=115200,8,1,3,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=115200,8,1,0,4\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_CUR=115200,8,1,0\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+UART_DEF=115200,8,1,0,0,1\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=79,8,1,0,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=5000001,8,1,0,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=115200,4,1,0,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=115200,8,0,0,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=115200,8,1,3,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=115200,8,1,0,4\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=115200,8,1,0\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF=115200,8,1,0,0,1\r\n", "\r\nERROR\r\n");
     assert_int_equal(r->host_state.uart_sets, 2);
 
     /* UART_DEF survives a reboot and configures the port; UART_CUR does not */
-    cmd(r, "AT+UART_CUR=9600,8,1,0,0\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR=9600,8,1,0,0\r\n", "\r\nOK\r\n");
     boot_quiet(r);
     assert_int_equal(r->host_state.baud, 230400);
     assert_int_equal(r->host_state.data_bits, 7);
-    cmd(r, "AT+UART_DEF?\r\n", "+UART_DEF:230400,7,3,2,3\r\n\r\nOK\r\n");
-    cmd(r, "AT+UART_CUR?\r\n", "+UART_CUR:230423,7,3,2,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_DEF?\r\n",
+                   "+UART_DEF:230400,7,3,2,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+UART_CUR?\r\n",
+                   "+UART_CUR:230423,7,3,2,3\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -470,22 +451,22 @@ static void test_rfpower(void **state)
     (void)state;
     rig_t *r = rig_new("v3.3.0.0", NULL);
     boot_quiet(r);
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:78,5,5,5\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:78,5,5,5\r\n\r\nOK\r\n");
     /* ESP32's levels: [44,51] -> 44, [40,43] -> 34, [78,84] -> 78 */
-    cmd(r, "AT+RFPOWER=50\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:44,5,5,5\r\n\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER=40,0,7,3\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:34,0,7,3\r\n\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER=84\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:78,0,7,3\r\n\r\nOK\r\n");
-    cmd(r, "AT+RFPOWER=39\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+RFPOWER=85\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+RFPOWER=60,8\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+RFPOWER=60,1,1,1,1\r\n", "\r\nERROR\r\n");
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:78,0,7,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=50\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:44,5,5,5\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=40,0,7,3\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:34,0,7,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=84\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:78,0,7,3\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=39\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=85\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=60,8\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER=60,1,1,1,1\r\n", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:78,0,7,3\r\n\r\nOK\r\n");
     /* not kept across a reboot */
     boot_quiet(r);
-    cmd(r, "AT+RFPOWER?\r\n", "+RFPOWER:78,5,5,5\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+RFPOWER?\r\n", "+RFPOWER:78,5,5,5\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -497,9 +478,9 @@ static void test_sysrollback(void **state)
     rig_t *r = rig_new("v4.1.0.0", "v4.0.0.0");
     boot_quiet(r);
     assert_int_equal(r->m.boot.index, 0);
-    cmd(r, "AT+SYSROLLBACK?\r\n",
-        "+SYSROLLBACK:0x100000,\"v4.1.0.0\",0x280000,\"v4.0.0.0\"\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK?\r\n",
+                   "+SYSROLLBACK:0x100000,\"v4.1.0.0\",0x280000,\"v4.0.0.0\"\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
     assert_int_equal(r->host_state.restarts, 1);
     /* esp_ota_set_boot_partition with rollback enabled: seq 2, NEW */
     expect_active(r, "after AT+SYSROLLBACK", 2, ATOTA_OTA_STATE_NEW);
@@ -508,17 +489,17 @@ static void test_sysrollback(void **state)
     assert_int_equal(r->m.boot.index, 1);
     /* booted once in PENDING_VERIFY, confirmed before "ready" */
     expect_active(r, "after the reboot", 2, ATOTA_OTA_STATE_VALID);
-    cmd(r, "AT+SYSROLLBACK?\r\n",
-        "+SYSROLLBACK:0x280000,\"v4.0.0.0\",0x100000,\"v4.1.0.0\"\r\n\r\nOK\r\n");
-    cmd(r, "AT+GMR\r\n",
-        "AT version:4.0.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
-        "SDK version:v5.4.4\r\n"
-        "compile time(be332568):May  8 2024 08:21:45\r\n"
-        "Bin version:v4.0.0.0(WROOM-32)\r\n"
-        "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK?\r\n",
+                   "+SYSROLLBACK:0x280000,\"v4.0.0.0\",0x100000,\"v4.1.0.0\"\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+GMR\r\n",
+                   "AT version:4.0.0.0(3b13d04 - ESP32 - May  8 2024 08:21:45)\r\n"
+                   "SDK version:v5.4.4\r\n"
+                   "compile time(be332568):May  8 2024 08:21:45\r\n"
+                   "Bin version:v4.0.0.0(WROOM-32)\r\n"
+                   "\r\nOK\r\n");
 
     /* and back */
-    cmd(r, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
     boot_quiet(r);
     assert_int_equal(r->m.boot.index, 0);
     expect_active(r, "back", 3, ATOTA_OTA_STATE_VALID);
@@ -533,15 +514,18 @@ static void test_sysrollback_invalid_target(void **state)
     fx_corrupt_checksum(r->sim, r->ota1, r->len1);
     uint8_t before[0x2000];
     memcpy(before, atota_flash_sim_data(r->sim) + r->otadata->offset, sizeof before);
-    cmd(r, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
-    cmd(r, "AT+SYSROLLBACK\r\n", "ERR CODE:0x010a0000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK\r\n",
+                   "ERR CODE:0x010a0000\r\n\r\nERROR\r\n");
     assert_int_equal(r->host_state.restarts, 0);
     assert_memory_equal(before, atota_flash_sim_data(r->sim) + r->otadata->offset, sizeof before);
 
     /* an empty slot: no version to report, nothing to switch to */
     memset(atota_flash_sim_data(r->sim) + r->ota1->offset, 0xFF, r->ota1->size);
-    cmd(r, "AT+SYSROLLBACK?\r\n", "+SYSROLLBACK:0x100000,\"v4.1.0.0\",0x280000,\"\"\r\n\r\nOK\r\n");
-    cmd(r, "AT+SYSROLLBACK\r\n", "ERR CODE:0x010a0000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK?\r\n",
+                   "+SYSROLLBACK:0x100000,\"v4.1.0.0\",0x280000,\"\"\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK\r\n",
+                   "ERR CODE:0x010a0000\r\n\r\nERROR\r\n");
     assert_int_equal(r->host_state.restarts, 0);
     rig_free(r);
 }
@@ -627,25 +611,28 @@ static void test_sysflash(void **state)
     rig_t *r = rig_new("v3.3.0.0", NULL);
     uint8_t *data = atota_flash_sim_data(r->sim);
     boot_quiet(r);
-    cmd(r, "AT+SYSFLASH?\r\n",
-        "+SYSFLASH:\"mfg_nvs\",1,2,0x21000,0x1c000\r\n"
-        "+SYSFLASH:\"fs_storage\",1,255,0x70000,0x90000\r\n"
-        "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH?\r\n",
+                   "+SYSFLASH:\"mfg_nvs\",1,2,0x21000,0x1c000\r\n"
+                   "+SYSFLASH:\"fs_storage\",1,255,0x70000,0x90000\r\n"
+                   "\r\nOK\r\n");
 
     /* erase the whole partition */
     memset(data + 0x21000, 0x00, 0x1c000);
-    cmd(r, "AT+SYSFLASH=0,\"mfg_nvs\"\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=0,\"mfg_nvs\"\r\n", "\r\nOK\r\n");
     assert_true(fx_is_blank(data + 0x21000, 0x1c000));
 
     /* write through the prompt, in chunks, then read it back */
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0x100,10\r\n", "\r\nOK\r\n\r\n>");
-    cmd(r, "hello", "");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\",0x100,10\r\n",
+                   "\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->host_state, "hello", "");
     assert_memory_equal(data + 0x21100, "hello", 5); /* written as the bytes arrive */
-    cmd(r, "world", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "world", "\r\nOK\r\n");
     assert_memory_equal(data + 0x21100, "helloworld", 10);
-    cmd(r, "AT+SYSFLASH=2,\"mfg_nvs\",256,10\r\n", "+SYSFLASH:10,helloworld\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"mfg_nvs\",256,10\r\n",
+                   "+SYSFLASH:10,helloworld\r\n\r\nOK\r\n");
     /* raw bytes, CR LF and NUL included */
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0x200,4\r\n", "\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\",0x200,4\r\n",
+                   "\r\nOK\r\n\r\n>");
     fx_host_clear_out(&r->host_state);
     atota_module_feed(&r->m, "\r\n\0A", 4);
     fx_expect_out(&r->host_state, "4 raw bytes", "\r\nOK\r\n");
@@ -657,40 +644,48 @@ static void test_sysflash(void **state)
 
     /* data onto bytes that are not erased: the prompt, then ERROR after the last byte; the
      * chunks that landed on erased bytes before stay written */
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0x105,10\r\n", "\r\nOK\r\n\r\n>");
-    cmd(r, "0123456789", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\",0x105,10\r\n",
+                   "\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->host_state, "0123456789", "\r\nERROR\r\n");
     assert_memory_equal(data + 0x21100, "helloworld", 10);
     assert_int_equal(data[0x2110A], 0xFF);
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0xF8,16\r\n", "\r\nOK\r\n\r\n>");
-    cmd(r, "ABCDEFGH", "");
-    cmd(r, "IJKLMNOP", "\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\",0xF8,16\r\n",
+                   "\r\nOK\r\n\r\n>");
+    fx_module_send(&r->m, &r->host_state, "ABCDEFGH", "");
+    fx_module_send(&r->m, &r->host_state, "IJKLMNOP", "\r\nERROR\r\n");
     assert_memory_equal(data + 0x210F8, "ABCDEFGHhelloworld", 18);
-    cmd(r, "AT\r\n", "\r\nOK\r\n"); /* the engine is back in command mode */
+    fx_module_send(&r->m, &r->host_state, "AT\r\n",
+                   "\r\nOK\r\n"); /* the engine is back in command mode */
 
     /* erase a 4 KB-aligned range only */
     memset(data + 0x21000, 0x00, 0x4000);
-    cmd(r, "AT+SYSFLASH=0,\"mfg_nvs\",4096,8192\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=0,\"mfg_nvs\",4096,8192\r\n", "\r\nOK\r\n");
     assert_int_equal(data[0x21fff], 0x00);
     assert_true(fx_is_blank(data + 0x22000, 0x2000));
     assert_int_equal(data[0x24000], 0x00);
 
     /* bounds and arguments */
-    cmd(r, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSLOG=1\r\n", "\r\nOK\r\n");
     const char *inval = "ERR CODE:0x01070000\r\n\r\nERROR\r\n";
-    cmd(r, "AT+SYSFLASH=0,\"mfg_nvs\",100,4096\r\n", inval);
-    cmd(r, "AT+SYSFLASH=0,\"mfg_nvs\",4096,100\r\n", inval);
-    cmd(r, "AT+SYSFLASH=0,\"mfg_nvs\",0x1b000,0x2000\r\n", inval);
-    cmd(r, "AT+SYSFLASH=2,\"mfg_nvs\",0x1bffb,10\r\n", inval);
-    cmd(r, "AT+SYSFLASH=2,\"mfg_nvs\",0,0\r\n", inval);
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\",0x1c000,1\r\n", inval);
-    cmd(r, "AT+SYSFLASH=2,\"nvs\",0,10\r\n", inval); /* not a user partition */
-    cmd(r, "AT+SYSFLASH=2,\"nosuch\",0,10\r\n", inval);
-    cmd(r, "AT+SYSFLASH=3,\"mfg_nvs\",0,10\r\n", inval);
-    cmd(r, "AT+SYSFLASH=2,\"mfg_nvs\",0\r\n", "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+SYSFLASH=1,\"mfg_nvs\"\r\n", "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
-    cmd(r, "AT+SYSFLASH=2,mfg_nvs,0,10\r\n", "ERR CODE:0x01050000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=0,\"mfg_nvs\",100,4096\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=0,\"mfg_nvs\",4096,100\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=0,\"mfg_nvs\",0x1b000,0x2000\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"mfg_nvs\",0x1bffb,10\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"mfg_nvs\",0,0\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\",0x1c000,1\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"nvs\",0,10\r\n",
+                   inval); /* not a user partition */
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"nosuch\",0,10\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=3,\"mfg_nvs\",0,10\r\n", inval);
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"mfg_nvs\",0\r\n",
+                   "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=1,\"mfg_nvs\"\r\n",
+                   "ERR CODE:0x01060000\r\n\r\nERROR\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,mfg_nvs,0,10\r\n",
+                   "ERR CODE:0x01050000\r\n\r\nERROR\r\n");
     /* the last byte of the partition is reachable */
-    cmd(r, "AT+SYSFLASH=2,\"fs_storage\",0x8ffff,1\r\n", "+SYSFLASH:1,\xff\r\n\r\nOK\r\n");
+    fx_module_send(&r->m, &r->host_state, "AT+SYSFLASH=2,\"fs_storage\",0x8ffff,1\r\n",
+                   "+SYSFLASH:1,\xff\r\n\r\nOK\r\n");
     rig_free(r);
 }
 
@@ -702,7 +697,7 @@ static void test_many_reboots(void **state)
     for (int i = 0; i < 6; i++) {
         boot_quiet(r);
         assert_int_equal(r->m.boot.index, i % 2);
-        cmd(r, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
+        fx_module_send(&r->m, &r->host_state, "AT+SYSROLLBACK\r\n", "\r\nOK\r\n");
         assert_int_equal(r->host_state.restarts, 1);
     }
     assert_int_equal(r->m.boots, 6);

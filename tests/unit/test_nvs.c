@@ -11,25 +11,6 @@
 #define NVS_OFF  0x1000u
 #define PAGE     0x1000u
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != ATOTA_OK) {                                                                    \
-            print_error("%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, atota_err_name(err_));     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_ERR(want, call)                                                                     \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != (want)) {                                                                      \
-            print_error("%s:%d: %s -> %s, expected %s\n", __FILE__, __LINE__, #call,               \
-                        atota_err_name(err_), atota_err_name(want));                               \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 static void open_nvs(atota_flash_sim_t *sim, atota_nvs_t *nvs, uint32_t size)
 {
     atota_diag_t d;
@@ -43,7 +24,7 @@ static void open_nvs(atota_flash_sim_t *sim, atota_nvs_t *nvs, uint32_t size)
 static int64_t get_int(atota_nvs_t *nvs, const char *ns, const char *key, atota_nvs_type_t t)
 {
     int64_t v = 0;
-    CHECK(atota_nvs_get_int(nvs, ns, key, t, &v));
+    FX_CHECK(atota_nvs_get_int(nvs, ns, key, t, &v));
     return v;
 }
 
@@ -51,7 +32,7 @@ static void expect_str(atota_nvs_t *nvs, const char *ns, const char *key, const 
 {
     static char buf[ATOTA_NVS_STR_MAX];
     size_t len = 0;
-    CHECK(atota_nvs_get_str(nvs, ns, key, buf, sizeof buf, &len));
+    FX_CHECK(atota_nvs_get_str(nvs, ns, key, buf, sizeof buf, &len));
     assert_int_equal(len, strlen(want));
     fx_expect_text(key, buf, want);
 }
@@ -66,11 +47,11 @@ static void expect_blob(atota_nvs_t *nvs, const char *ns, const char *key, const
                         size_t n)
 {
     size_t len = 0;
-    CHECK(atota_nvs_get_blob(nvs, ns, key, NULL, 0, &len));
+    FX_CHECK(atota_nvs_get_blob(nvs, ns, key, NULL, 0, &len));
     assert_int_equal(len, n);
     uint8_t *buf = malloc(n + 1);
     assert_non_null(buf);
-    CHECK(atota_nvs_get_blob(nvs, ns, key, buf, n, &len));
+    FX_CHECK(atota_nvs_get_blob(nvs, ns, key, buf, n, &len));
     assert_memory_equal(buf, want, n);
     free(buf);
 }
@@ -127,8 +108,8 @@ static void blank_partition_is_formatted(void **state)
     open_nvs(sim, &nvs, 3 * PAGE);
     assert_int_equal(fx_mutating_ops(sim), 0); /* nvs_flash_init writes nothing on a blank one */
     int64_t v;
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "ns", "k", ATOTA_NVS_U8, &v));
-    CHECK(atota_nvs_set_int(&nvs, "ns", "k", ATOTA_NVS_U8, 1));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "ns", "k", ATOTA_NVS_U8, &v));
+    FX_CHECK(atota_nvs_set_int(&nvs, "ns", "k", ATOTA_NVS_U8, 1));
     uint8_t *p = atota_flash_sim_data(sim) + NVS_OFF;
     /* page 0: ACTIVE, seq 0, version 0xFE; pages 1 and 2 untouched */
     assert_int_equal(le32(p), 0xFFFFFFFEu);
@@ -142,21 +123,21 @@ static void blank_partition_is_formatted(void **state)
     for (unsigned i = 0; i < 100; i++)
         j[PAGE + i * 7] = (uint8_t)i;
     atota_diag_t d;
-    EXPECT_ERR(ATOTA_ERR_NVS_CORRUPT,
-               atota_nvs_open(&nvs, atota_flash_sim_flash(junk), NVS_OFF, 3 * PAGE, false, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_CORRUPT,
+                  atota_nvs_open(&nvs, atota_flash_sim_flash(junk), NVS_OFF, 3 * PAGE, false, &d));
     assert_true(strstr(d.msg, "not an NVS partition") != NULL);
-    EXPECT_ERR(ATOTA_ERR_STATE, atota_nvs_set_int(&nvs, "ns", "k", ATOTA_NVS_U8, 1));
-    CHECK(atota_nvs_open(&nvs, atota_flash_sim_flash(junk), NVS_OFF, 3 * PAGE, true, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, atota_nvs_set_int(&nvs, "ns", "k", ATOTA_NVS_U8, 1));
+    FX_CHECK(atota_nvs_open(&nvs, atota_flash_sim_flash(junk), NVS_OFF, 3 * PAGE, true, &d));
     assert_true(fx_is_blank(j, 3 * PAGE));
-    CHECK(atota_nvs_set_str(&nvs, "ns", "k", "v"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "ns", "k", "v"));
     open_nvs(junk, &nvs, 3 * PAGE);
     expect_str(&nvs, "ns", "k", "v");
 
     /* bad geometry */
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
-               atota_nvs_open(&nvs, atota_flash_sim_flash(sim), NVS_OFF, 2 * PAGE, false, NULL));
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
-               atota_nvs_open(&nvs, atota_flash_sim_flash(sim), 0x1800, 3 * PAGE, false, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                  atota_nvs_open(&nvs, atota_flash_sim_flash(sim), NVS_OFF, 2 * PAGE, false, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                  atota_nvs_open(&nvs, atota_flash_sim_flash(sim), 0x1800, 3 * PAGE, false, NULL));
     atota_flash_sim_close(junk);
     atota_flash_sim_close(sim);
 }
@@ -183,14 +164,14 @@ static void integers_of_every_width(void **state)
     char key[16];
     for (unsigned i = 0; i < 8; i++) {
         snprintf(key, sizeof key, "min%u", i);
-        CHECK(atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].min));
+        FX_CHECK(atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].min));
         snprintf(key, sizeof key, "max%u", i);
-        CHECK(atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].max));
+        FX_CHECK(atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].max));
         if (t[i].type != ATOTA_NVS_U64 && t[i].type != ATOTA_NVS_I64) {
-            EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
-                       atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].max + 1));
-            EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
-                       atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].min - 1));
+            FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                          atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].max + 1));
+            FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                          atota_nvs_set_int(&nvs, "ints", key, t[i].type, t[i].min - 1));
         }
     }
     for (int round = 0; round < 2; round++) {
@@ -201,14 +182,16 @@ static void integers_of_every_width(void **state)
             assert_true(get_int(&nvs, "ints", key, t[i].type) == t[i].max);
         }
         int64_t v;
-        EXPECT_ERR(ATOTA_ERR_NVS_TYPE, atota_nvs_get_int(&nvs, "ints", "max0", ATOTA_NVS_I8, &v));
-        EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND,
-                   atota_nvs_get_int(&nvs, "ints", "none", ATOTA_NVS_U8, &v));
-        EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND,
-                   atota_nvs_get_int(&nvs, "other", "max0", ATOTA_NVS_U8, &v));
-        EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
-                   atota_nvs_get_int(&nvs, "ints", "0123456789abcdef", ATOTA_NVS_U8, &v));
-        EXPECT_ERR(ATOTA_ERR_INVALID_ARG, atota_nvs_get_int(&nvs, "ints", "x", ATOTA_NVS_STR, &v));
+        FX_EXPECT_ERR(ATOTA_ERR_NVS_TYPE,
+                      atota_nvs_get_int(&nvs, "ints", "max0", ATOTA_NVS_I8, &v));
+        FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND,
+                      atota_nvs_get_int(&nvs, "ints", "none", ATOTA_NVS_U8, &v));
+        FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND,
+                      atota_nvs_get_int(&nvs, "other", "max0", ATOTA_NVS_U8, &v));
+        FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                      atota_nvs_get_int(&nvs, "ints", "0123456789abcdef", ATOTA_NVS_U8, &v));
+        FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG,
+                      atota_nvs_get_int(&nvs, "ints", "x", ATOTA_NVS_STR, &v));
         open_nvs(sim, &nvs, 4 * PAGE); /* the same after a reopen */
     }
     atota_flash_sim_close(sim);
@@ -224,12 +207,12 @@ static void strings_short_spanning_and_max(void **state)
     memset(big, 'x', ATOTA_NVS_STR_MAX - 1); /* 3999 characters + NUL = 4000 bytes */
     for (unsigned i = 0; i < 300; i++)
         medium[i] = (char)('a' + i % 26);
-    CHECK(atota_nvs_set_str(&nvs, "s", "empty", ""));
-    CHECK(atota_nvs_set_str(&nvs, "s", "short", "hi"));
-    CHECK(atota_nvs_set_str(&nvs, "s", "medium", medium));
-    CHECK(atota_nvs_set_str(&nvs, "s", "max", big));
+    FX_CHECK(atota_nvs_set_str(&nvs, "s", "empty", ""));
+    FX_CHECK(atota_nvs_set_str(&nvs, "s", "short", "hi"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "s", "medium", medium));
+    FX_CHECK(atota_nvs_set_str(&nvs, "s", "max", big));
     big[ATOTA_NVS_STR_MAX - 1] = 'y';
-    EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_set_str(&nvs, "s", "toobig", big));
+    FX_EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_set_str(&nvs, "s", "toobig", big));
     big[ATOTA_NVS_STR_MAX - 1] = 0;
     for (int round = 0; round < 2; round++) {
         expect_str(&nvs, "s", "empty", "");
@@ -238,9 +221,9 @@ static void strings_short_spanning_and_max(void **state)
         expect_str(&nvs, "s", "max", big);
         char small[3];
         size_t len = 0;
-        EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_get_str(&nvs, "s", "medium", small, 3, &len));
+        FX_EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_get_str(&nvs, "s", "medium", small, 3, &len));
         assert_int_equal(len, 300);
-        EXPECT_ERR(ATOTA_ERR_NVS_TYPE, atota_nvs_get_blob(&nvs, "s", "short", NULL, 0, &len));
+        FX_EXPECT_ERR(ATOTA_ERR_NVS_TYPE, atota_nvs_get_blob(&nvs, "s", "short", NULL, 0, &len));
         open_nvs(sim, &nvs, 4 * PAGE);
     }
     atota_flash_sim_close(sim);
@@ -255,28 +238,28 @@ static void blobs_across_pages(void **state)
     static uint8_t a[10000], b[7000];
     pattern(a, sizeof a, 3);
     pattern(b, sizeof b, 5);
-    CHECK(atota_nvs_set_int(&nvs, "bl", "before", ATOTA_NVS_U8, 1));
-    CHECK(atota_nvs_set_blob(&nvs, "bl", "big", a, sizeof a));
-    CHECK(atota_nvs_set_blob(&nvs, "bl", "zero", "", 0));
-    CHECK(atota_nvs_set_blob(&nvs, "bl", "small", b, 40));
+    FX_CHECK(atota_nvs_set_int(&nvs, "bl", "before", ATOTA_NVS_U8, 1));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "bl", "big", a, sizeof a));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "bl", "zero", "", 0));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "bl", "small", b, 40));
     expect_blob(&nvs, "bl", "big", a, sizeof a);
     expect_blob(&nvs, "bl", "small", b, 40);
     expect_blob(&nvs, "bl", "zero", b, 0);
     /* overwrite: the new version goes to chunk indexes 0x80.., the old one is erased */
-    CHECK(atota_nvs_set_blob(&nvs, "bl", "big", b, sizeof b));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "bl", "big", b, sizeof b));
     for (int round = 0; round < 2; round++) {
         expect_blob(&nvs, "bl", "big", b, sizeof b);
         expect_blob(&nvs, "bl", "small", b, 40);
         assert_int_equal(get_int(&nvs, "bl", "before", ATOTA_NVS_U8), 1);
         uint8_t tiny[10];
         size_t len;
-        EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_get_blob(&nvs, "bl", "big", tiny, 10, &len));
+        FX_EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_get_blob(&nvs, "bl", "big", tiny, 10, &len));
         open_nvs(sim, &nvs, 8 * PAGE);
     }
     /* at most (pages - 1) x 4000 bytes (writeMultiPageBlob's limit) */
     static uint8_t huge[7 * 4000 + 1];
-    EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_set_blob(&nvs, "bl", "huge", huge, 7 * 4000 + 1));
-    CHECK(atota_nvs_set_blob(&nvs, "bl", "big", a, sizeof a));
+    FX_EXPECT_ERR(ATOTA_ERR_TOO_BIG, atota_nvs_set_blob(&nvs, "bl", "huge", huge, 7 * 4000 + 1));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "bl", "big", a, sizeof a));
     expect_blob(&nvs, "bl", "big", a, sizeof a);
     atota_flash_sim_close(sim);
 }
@@ -287,24 +270,24 @@ static void overwrite_keeps_one_value(void **state)
     atota_flash_sim_t *sim = fx_sim_new(SIM_SIZE);
     atota_nvs_t nvs;
     open_nvs(sim, &nvs, 3 * PAGE);
-    CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 7));
+    FX_CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 7));
     uint64_t ops = fx_mutating_ops(sim);
-    CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 7)); /* same value: nothing written */
-    CHECK(atota_nvs_set_str(&nvs, "o", "s", "same"));
+    FX_CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 7)); /* same value: nothing written */
+    FX_CHECK(atota_nvs_set_str(&nvs, "o", "s", "same"));
     ops = fx_mutating_ops(sim);
-    CHECK(atota_nvs_set_str(&nvs, "o", "s", "same"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "o", "s", "same"));
     assert_int_equal(fx_mutating_ops(sim), ops);
-    CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 8));
+    FX_CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_U32, 8));
     assert_int_equal(get_int(&nvs, "o", "k", ATOTA_NVS_U32), 8);
     /* another type replaces the value (ESP-IDF without CONFIG_NVS_LEGACY_DUP_KEYS_COMPATIBILITY) */
-    CHECK(atota_nvs_set_str(&nvs, "o", "k", "now a string"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "o", "k", "now a string"));
     int64_t v;
-    EXPECT_ERR(ATOTA_ERR_NVS_TYPE, atota_nvs_get_int(&nvs, "o", "k", ATOTA_NVS_U32, &v));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_TYPE, atota_nvs_get_int(&nvs, "o", "k", ATOTA_NVS_U32, &v));
     expect_str(&nvs, "o", "k", "now a string");
     static uint8_t blob[5000];
     pattern(blob, sizeof blob, 9);
-    CHECK(atota_nvs_set_blob(&nvs, "o", "k", blob, sizeof blob));
-    CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_I8, -3));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "o", "k", blob, sizeof blob));
+    FX_CHECK(atota_nvs_set_int(&nvs, "o", "k", ATOTA_NVS_I8, -3));
     /* one live item for "k" (and "s"): the blob's chunks went with it */
     const uint8_t *p = atota_flash_sim_data(sim) + NVS_OFF;
     unsigned live = 0;
@@ -345,31 +328,31 @@ static void erase_key_namespace_all(void **state)
     open_nvs(sim, &nvs, 6 * PAGE);
     static uint8_t blob[6000];
     pattern(blob, sizeof blob, 1);
-    CHECK(atota_nvs_set_int(&nvs, "a", "i", ATOTA_NVS_I16, -5));
-    CHECK(atota_nvs_set_str(&nvs, "a", "s", "text"));
-    CHECK(atota_nvs_set_blob(&nvs, "a", "b", blob, sizeof blob));
-    CHECK(atota_nvs_set_int(&nvs, "b", "i", ATOTA_NVS_U8, 9));
-    CHECK(atota_nvs_set_blob(&nvs, "b", "b", blob, 100));
+    FX_CHECK(atota_nvs_set_int(&nvs, "a", "i", ATOTA_NVS_I16, -5));
+    FX_CHECK(atota_nvs_set_str(&nvs, "a", "s", "text"));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "a", "b", blob, sizeof blob));
+    FX_CHECK(atota_nvs_set_int(&nvs, "b", "i", ATOTA_NVS_U8, 9));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "b", "b", blob, 100));
     listing_t l = {0};
-    CHECK(atota_nvs_foreach(&nvs, list_one, &l));
+    FX_CHECK(atota_nvs_foreach(&nvs, list_one, &l));
     assert_int_equal(l.count, 5);
     assert_int_equal(l.blobs, 2);
     assert_int_equal(l.bytes, 2 + 5 + 6000 + 1 + 100);
 
-    CHECK(atota_nvs_erase_key(&nvs, "a", "s"));
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_erase_key(&nvs, "a", "s"));
-    CHECK(atota_nvs_erase_key(&nvs, "a", "b"));
+    FX_CHECK(atota_nvs_erase_key(&nvs, "a", "s"));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_erase_key(&nvs, "a", "s"));
+    FX_CHECK(atota_nvs_erase_key(&nvs, "a", "b"));
     size_t len;
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "a", "b", NULL, 0, &len));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "a", "b", NULL, 0, &len));
     open_nvs(sim, &nvs, 6 * PAGE);
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "a", "b", NULL, 0, &len));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "a", "b", NULL, 0, &len));
     assert_int_equal(get_int(&nvs, "a", "i", ATOTA_NVS_I16), -5);
 
-    CHECK(atota_nvs_erase_ns(&nvs, "b"));
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_erase_ns(&nvs, "nope"));
+    FX_CHECK(atota_nvs_erase_ns(&nvs, "b"));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_erase_ns(&nvs, "nope"));
     open_nvs(sim, &nvs, 6 * PAGE);
     memset(&l, 0, sizeof l);
-    CHECK(atota_nvs_foreach(&nvs, list_one, &l));
+    FX_CHECK(atota_nvs_foreach(&nvs, list_one, &l));
     assert_int_equal(l.count, 1);
     fx_expect_text("remaining", l.last, "a/i");
     /* no blob chunk or index is left live anywhere */
@@ -383,11 +366,11 @@ static void erase_key_namespace_all(void **state)
                 fail_msg("page %u entry %u: blob item of type 0x%02x still live", pg, i, e[1]);
         }
 
-    CHECK(atota_nvs_erase_all(&nvs));
+    FX_CHECK(atota_nvs_erase_all(&nvs));
     assert_true(fx_is_blank(atota_flash_sim_data(sim) + NVS_OFF, 6 * PAGE));
     int64_t v;
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "a", "i", ATOTA_NVS_I16, &v));
-    CHECK(atota_nvs_set_int(&nvs, "a", "i", ATOTA_NVS_I16, 4));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "a", "i", ATOTA_NVS_I16, &v));
+    FX_CHECK(atota_nvs_set_int(&nvs, "a", "i", ATOTA_NVS_I16, 4));
     open_nvs(sim, &nvs, 6 * PAGE);
     assert_int_equal(get_int(&nvs, "a", "i", ATOTA_NVS_I16), 4);
     atota_flash_sim_close(sim);
@@ -402,9 +385,10 @@ static void many_namespaces(void **state)
     char ns[16];
     for (unsigned i = 0; i < 254; i++) {
         snprintf(ns, sizeof ns, "ns%u", i);
-        CHECK(atota_nvs_set_int(&nvs, ns, "v", ATOTA_NVS_U16, i * 3));
+        FX_CHECK(atota_nvs_set_int(&nvs, ns, "v", ATOTA_NVS_U16, i * 3));
     }
-    EXPECT_ERR(ATOTA_ERR_NVS_FULL, atota_nvs_set_int(&nvs, "one-too-many", "v", ATOTA_NVS_U8, 1));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_FULL,
+                  atota_nvs_set_int(&nvs, "one-too-many", "v", ATOTA_NVS_U8, 1));
     open_nvs(sim, &nvs, 8 * PAGE);
     for (unsigned i = 0; i < 254; i++) {
         snprintf(ns, sizeof ns, "ns%u", i);
@@ -432,15 +416,15 @@ static void full_partition_and_compaction(void **state)
     assert_int_equal(err, ATOTA_ERR_NVS_FULL);
     assert_int_equal(n, 2 * 126 - 1); /* every entry but the namespace's */
     open_nvs(sim, &nvs, 3 * PAGE);
-    EXPECT_ERR(ATOTA_ERR_NVS_FULL, atota_nvs_set_int(&nvs, "full", "more", ATOTA_NVS_U8, 1));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_FULL, atota_nvs_set_int(&nvs, "full", "more", ATOTA_NVS_U8, 1));
     for (unsigned i = 0; i < n; i += 10) { /* free 26 entries */
         snprintf(key, sizeof key, "k%u", i);
-        CHECK(atota_nvs_erase_key(&nvs, "full", key));
+        FX_CHECK(atota_nvs_erase_key(&nvs, "full", key));
     }
     atota_flash_sim_reset_stats(sim);
     for (unsigned i = 0; i < n; i += 10) { /* compaction reclaims them */
         snprintf(key, sizeof key, "k%u", i);
-        CHECK(atota_nvs_set_int(&nvs, "full", key, ATOTA_NVS_U32, i * 11 + 1));
+        FX_CHECK(atota_nvs_set_int(&nvs, "full", key, ATOTA_NVS_U32, i * 11 + 1));
     }
     atota_flash_sim_stats_t st;
     atota_flash_sim_get_stats(sim, &st);
@@ -454,8 +438,8 @@ static void full_partition_and_compaction(void **state)
     atota_flash_sim_t *sim2 = fx_sim_new(SIM_SIZE);
     open_nvs(sim2, &nvs, 3 * PAGE);
     for (unsigned i = 0; i < 2000; i++)
-        CHECK(atota_nvs_set_int(&nvs, "w", "counter", ATOTA_NVS_U32, i));
-    CHECK(atota_nvs_set_str(&nvs, "w", "s", "still fine"));
+        FX_CHECK(atota_nvs_set_int(&nvs, "w", "counter", ATOTA_NVS_U32, i));
+    FX_CHECK(atota_nvs_set_str(&nvs, "w", "s", "still fine"));
     open_nvs(sim2, &nvs, 3 * PAGE);
     assert_int_equal(get_int(&nvs, "w", "counter", ATOTA_NVS_U32), 1999);
     expect_str(&nvs, "w", "s", "still fine");
@@ -471,9 +455,9 @@ static void page_layout_by_hand(void **state)
     atota_flash_sim_t *sim = fx_sim_new(SIM_SIZE);
     atota_nvs_t nvs;
     open_nvs(sim, &nvs, 3 * PAGE);
-    CHECK(atota_nvs_set_int(&nvs, "ns", "a", ATOTA_NVS_U8, 5));
-    CHECK(atota_nvs_set_str(&nvs, "ns", "s", "hi"));
-    CHECK(atota_nvs_set_int(&nvs, "ns", "w", ATOTA_NVS_I32, -2));
+    FX_CHECK(atota_nvs_set_int(&nvs, "ns", "a", ATOTA_NVS_U8, 5));
+    FX_CHECK(atota_nvs_set_str(&nvs, "ns", "s", "hi"));
+    FX_CHECK(atota_nvs_set_int(&nvs, "ns", "w", ATOTA_NVS_I32, -2));
     const uint8_t *p = atota_flash_sim_data(sim) + NVS_OFF;
 
     /* header: state ACTIVE, seq 0, version 0xFE, 19 x 0xFF, CRC32 over bytes 4..27 */
@@ -519,8 +503,8 @@ static void page_layout_by_hand(void **state)
     fx_expect_bytes("bitmap", p + 32, bm, 32);
 
     /* erase "a": entry 1 becomes 0b00; overwrite w: entry 4 erased, entry 5 written */
-    CHECK(atota_nvs_erase_key(&nvs, "ns", "a"));
-    CHECK(atota_nvs_set_int(&nvs, "ns", "w", ATOTA_NVS_I32, 3));
+    FX_CHECK(atota_nvs_erase_key(&nvs, "ns", "a"));
+    FX_CHECK(atota_nvs_set_int(&nvs, "ns", "w", ATOTA_NVS_I32, 3));
     bm[0] = 0xA2;
     bm[1] = 0xFC & 0xFB; /* entry 4: 00, entry 5: 10 */
     fx_expect_bytes("bitmap after erase", p + 32, bm, 32);
@@ -569,9 +553,9 @@ static void reads_nvs_partition_gen_output(void **state)
         expect_str(&nvs, "wifi", "ssid", "atota-ap");
         assert_true(get_int(&nvs, "wifi", "channel", ATOTA_NVS_U8) == 6);
         /* and it takes new values: page 0 is FULL, page 1 ACTIVE and empty */
-        CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, round ? 6 : 11));
+        FX_CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, round ? 6 : 11));
         assert_true(get_int(&nvs, "wifi", "channel", ATOTA_NVS_U8) == (round ? 6 : 11));
-        CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, 6));
+        FX_CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, 6));
         open_nvs(sim, &nvs, 3 * PAGE);
     }
     free(bin);
@@ -592,8 +576,8 @@ static void reads_nvs_partition_gen_output(void **state)
         expect_str(&nvs, "atota", "str", "hello nvs");
         expect_blob(&nvs, "atota", "blob6000", big, sizeof big);
         assert_true(get_int(&nvs, "atota", "after", ATOTA_NVS_U32) == 3735928559ll);
-        CHECK(atota_nvs_set_blob(&nvs, "atota", "blob6000", big, sizeof big - round));
-        CHECK(atota_nvs_set_blob(&nvs, "atota", "blob6000", big, sizeof big));
+        FX_CHECK(atota_nvs_set_blob(&nvs, "atota", "blob6000", big, sizeof big - round));
+        FX_CHECK(atota_nvs_set_blob(&nvs, "atota", "blob6000", big, sizeof big));
         open_nvs(sim, &nvs, 6 * PAGE);
     }
     free(bin);
@@ -612,26 +596,26 @@ static void writes_what_nvs_partition_gen_writes(void **state)
     atota_flash_sim_t *sim = fx_sim_new(SIM_SIZE);
     atota_nvs_t nvs;
     open_nvs(sim, &nvs, 3 * PAGE);
-    CHECK(atota_nvs_set_int(&nvs, "atota", "u8key", ATOTA_NVS_U8, 200));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "i8key", ATOTA_NVS_I8, -100));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "u16key", ATOTA_NVS_U16, 60000));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "i16key", ATOTA_NVS_I16, -30000));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "u32key", ATOTA_NVS_U32, 4000000000ll));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "i32key", ATOTA_NVS_I32, -2000000000ll));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "u64key", ATOTA_NVS_U64,
-                            (int64_t)18000000000000000000ull));
-    CHECK(atota_nvs_set_int(&nvs, "atota", "i64key", ATOTA_NVS_I64, -9000000000000000000ll));
-    CHECK(atota_nvs_set_str(&nvs, "atota", "short", "hi"));
-    CHECK(atota_nvs_set_str(&nvs, "atota", "long",
-                            "The quick brown fox jumps over the lazy dog. The quick brown fox "
-                            "jumps over the lazy dog. The quick brown fox jumps over the lazy "
-                            "dog. "));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "u8key", ATOTA_NVS_U8, 200));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "i8key", ATOTA_NVS_I8, -100));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "u16key", ATOTA_NVS_U16, 60000));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "i16key", ATOTA_NVS_I16, -30000));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "u32key", ATOTA_NVS_U32, 4000000000ll));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "i32key", ATOTA_NVS_I32, -2000000000ll));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "u64key", ATOTA_NVS_U64,
+                               (int64_t)18000000000000000000ull));
+    FX_CHECK(atota_nvs_set_int(&nvs, "atota", "i64key", ATOTA_NVS_I64, -9000000000000000000ll));
+    FX_CHECK(atota_nvs_set_str(&nvs, "atota", "short", "hi"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "atota", "long",
+                               "The quick brown fox jumps over the lazy dog. The quick brown fox "
+                               "jumps over the lazy dog. The quick brown fox jumps over the lazy "
+                               "dog. "));
     uint8_t b40[40];
     for (unsigned i = 0; i < 40; i++)
         b40[i] = (uint8_t)(i * 13 + 1);
-    CHECK(atota_nvs_set_blob(&nvs, "atota", "blob40", b40, 40));
-    CHECK(atota_nvs_set_str(&nvs, "wifi", "ssid", "atota-ap"));
-    CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, 6));
+    FX_CHECK(atota_nvs_set_blob(&nvs, "atota", "blob40", b40, 40));
+    FX_CHECK(atota_nvs_set_str(&nvs, "wifi", "ssid", "atota-ap"));
+    FX_CHECK(atota_nvs_set_int(&nvs, "wifi", "channel", ATOTA_NVS_U8, 6));
     const uint8_t *p = atota_flash_sim_data(sim) + NVS_OFF;
     /* page 0 from byte 4 on (seq, version, reserved, CRC, bitmap, every entry) is identical */
     fx_expect_bytes("page 0 after the state word", p + 4, bin + 4, PAGE - 4);
@@ -657,14 +641,14 @@ static void damaged_entries_and_pages(void **state)
     uint8_t *p = atota_flash_sim_data(sim) + NVS_OFF;
     atota_nvs_t nvs;
     open_nvs(sim, &nvs, 4 * PAGE);
-    CHECK(atota_nvs_set_int(&nvs, "d", "k1", ATOTA_NVS_U8, 1)); /* entries 0 (ns), 1 */
-    CHECK(atota_nvs_set_int(&nvs, "d", "k2", ATOTA_NVS_U8, 2)); /* 2 */
-    CHECK(atota_nvs_set_int(&nvs, "d", "k3", ATOTA_NVS_U8, 3)); /* 3 */
+    FX_CHECK(atota_nvs_set_int(&nvs, "d", "k1", ATOTA_NVS_U8, 1)); /* entries 0 (ns), 1 */
+    FX_CHECK(atota_nvs_set_int(&nvs, "d", "k2", ATOTA_NVS_U8, 2)); /* 2 */
+    FX_CHECK(atota_nvs_set_int(&nvs, "d", "k3", ATOTA_NVS_U8, 3)); /* 3 */
     /* a bad entry CRC: the entry is skipped and marked ERASED, as Page::load does */
     p[64 + 2 * 32 + 24] ^= 0x40;
     open_nvs(sim, &nvs, 4 * PAGE);
     int64_t v;
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "d", "k2", ATOTA_NVS_U8, &v));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "d", "k2", ATOTA_NVS_U8, &v));
     assert_int_equal(get_int(&nvs, "d", "k1", ATOTA_NVS_U8), 1);
     assert_int_equal(get_int(&nvs, "d", "k3", ATOTA_NVS_U8), 3);
     assert_int_equal((p[32] >> 4) & 3, 0);
@@ -674,33 +658,33 @@ static void damaged_entries_and_pages(void **state)
     memset(p + 64 + 4 * 32, 0x5A, 32);
     open_nvs(sim, &nvs, 4 * PAGE);
     assert_int_equal(p[33] & 3, 0);
-    CHECK(atota_nvs_set_int(&nvs, "d", "k4", ATOTA_NVS_U8, 4));
+    FX_CHECK(atota_nvs_set_int(&nvs, "d", "k4", ATOTA_NVS_U8, 4));
     assert_int_equal(p[64 + 5 * 32 + 24], 4);
 
     /* a string whose data entries were not all marked: erased with its span */
-    CHECK(atota_nvs_set_str(&nvs, "d", "str", "a string of more than thirty-two characters"));
+    FX_CHECK(atota_nvs_set_str(&nvs, "d", "str", "a string of more than thirty-two characters"));
     p[33] |= 0xC0; /* by hand: data entry 7 of the span 6..8 back to EMPTY */
     open_nvs(sim, &nvs, 4 * PAGE);
     char buf[64];
     size_t len;
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_str(&nvs, "d", "str", buf, 64, &len));
-    CHECK(atota_nvs_set_str(&nvs, "d", "str", "again"));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_str(&nvs, "d", "str", buf, 64, &len));
+    FX_CHECK(atota_nvs_set_str(&nvs, "d", "str", "again"));
     expect_str(&nvs, "d", "str", "again");
 
     /* a page with a bad header CRC: its items are gone, the rest stays, the page is reused */
     static uint8_t blob[4500];
     pattern(blob, sizeof blob, 7);
-    CHECK(atota_nvs_set_blob(&nvs, "d", "fill", blob, sizeof blob)); /* into page 1 */
-    CHECK(atota_nvs_set_int(&nvs, "d", "late", ATOTA_NVS_U32, 77));  /* page 1 too */
+    FX_CHECK(atota_nvs_set_blob(&nvs, "d", "fill", blob, sizeof blob)); /* into page 1 */
+    FX_CHECK(atota_nvs_set_int(&nvs, "d", "late", ATOTA_NVS_U32, 77));  /* page 1 too */
     assert_int_equal(le32(p + PAGE), 0xFFFFFFFEu);
     p[PAGE + 28] ^= 1;
     open_nvs(sim, &nvs, 4 * PAGE);
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "d", "late", ATOTA_NVS_U32, &v));
-    EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "d", "fill", NULL, 0, &len));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_int(&nvs, "d", "late", ATOTA_NVS_U32, &v));
+    FX_EXPECT_ERR(ATOTA_ERR_NVS_NOT_FOUND, atota_nvs_get_blob(&nvs, "d", "fill", NULL, 0, &len));
     assert_int_equal(get_int(&nvs, "d", "k1", ATOTA_NVS_U8), 1);
     expect_str(&nvs, "d", "str", "again");
     for (unsigned i = 0; i < 4; i++)
-        CHECK(atota_nvs_set_blob(&nvs, "d", "fill", blob, sizeof blob - i)); /* reuses page 1 */
+        FX_CHECK(atota_nvs_set_blob(&nvs, "d", "fill", blob, sizeof blob - i)); /* reuses page 1 */
     open_nvs(sim, &nvs, 4 * PAGE);
     expect_blob(&nvs, "d", "fill", blob, sizeof blob - 3);
     assert_int_equal(get_int(&nvs, "d", "k4", ATOTA_NVS_U8), 4);
@@ -786,7 +770,7 @@ static void sets_survive_power_cuts(void **state)
     open_nvs(sim, &nvs, PC_SIZE);
     for (unsigned k = 0; k < PC_KEYS; k++) {
         ver[k] = 1;
-        CHECK(pc_set(&nvs, k, 1));
+        FX_CHECK(pc_set(&nvs, k, 1));
     }
     /* the sequence: mostly small overwrites, a string and the blob now and then; it fills the
      * partition several times over, so it goes through compactions */
@@ -801,7 +785,7 @@ static void sets_survive_power_cuts(void **state)
         atota_flash_sim_reset_stats(sim);
         open_nvs(sim, &nvs, PC_SIZE);
         assert_int_equal(fx_mutating_ops(sim), 0);
-        CHECK(pc_set(&nvs, k, now));
+        FX_CHECK(pc_set(&nvs, k, now));
         atota_flash_sim_stats_t st;
         atota_flash_sim_get_stats(sim, &st);
         uint64_t total = st.mutating_ops;
@@ -816,7 +800,7 @@ static void sets_survive_power_cuts(void **state)
                 open_nvs(sim, &nvs, PC_SIZE);
                 atota_flash_sim_arm_power_cut(sim, at, (atota_power_cut_mode_t)mode,
                                               (uint32_t)(step * 7919 + at * 31 + pass));
-                EXPECT_ERR(ATOTA_ERR_FLASH_POWER_CUT, pc_set(&nvs, k, now));
+                FX_EXPECT_ERR(ATOTA_ERR_FLASH_POWER_CUT, pc_set(&nvs, k, now));
                 atota_flash_sim_power_on(sim);
                 cuts++;
                 /* open repairs; a second open finds nothing left to repair */
@@ -840,12 +824,12 @@ static void sets_survive_power_cuts(void **state)
                     }
                 }
                 unsigned items = 0;
-                CHECK(atota_nvs_foreach(&nvs, count_items, &items));
+                FX_CHECK(atota_nvs_foreach(&nvs, count_items, &items));
                 assert_int_equal(items, PC_KEYS);
                 /* and it still takes writes (strict flash: nothing half-written is reused) */
-                CHECK(pc_set(&nvs, k, now));
-                CHECK(pc_set(&nvs, (k + 1) % 6, ver[(k + 1) % 6] + 1000));
-                CHECK(pc_set(&nvs, (k + 1) % 6, ver[(k + 1) % 6]));
+                FX_CHECK(pc_set(&nvs, k, now));
+                FX_CHECK(pc_set(&nvs, (k + 1) % 6, ver[(k + 1) % 6] + 1000));
+                FX_CHECK(pc_set(&nvs, (k + 1) % 6, ver[(k + 1) % 6]));
                 open_nvs(sim, &nvs, PC_SIZE);
                 assert_true(pc_holds(&nvs, k, now));
             }

@@ -5,11 +5,9 @@
  * crash-safety loop: a child putting blobs and file rows is SIGKILLed at random moments, and
  * after each kill every file row's blob exists and hashes to its name.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -29,25 +27,8 @@
 
 #include "server/blobs.h"
 #include "server/store.h"
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != ATOTA_OK) {                                                                    \
-            print_error("%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, atota_err_name(err_));     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-#define EXPECT_ERR(want, call)                                                                     \
-    do {                                                                                           \
-        atota_err_t err_ = (call);                                                                 \
-        if (err_ != (want)) {                                                                      \
-            print_error("%s:%d: %s -> %s, expected %s\n", __FILE__, __LINE__, #call,               \
-                        atota_err_name(err_), atota_err_name(want));                               \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "support/tmpdir.h"
+#include "support/check.h"
 
 /* The diag says what was wrong: it contains want. */
 #define EXPECT_DIAG(d, want)                                                                       \
@@ -68,18 +49,6 @@ typedef struct {
     char dir[64];
     atota_store_t *s;
 } fx_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    chmod(path, 0700);
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static atota_store_t *open_store(const char *dir)
 {
@@ -110,7 +79,7 @@ static int teardown(void **state)
     fx_t *fx = *state;
     if (fx->s)
         fx->s->ops->close(fx->s);
-    rm_tree(fx->dir);
+    fx_rm_tree(fx->dir);
     free(fx);
     return 0;
 }
@@ -121,7 +90,7 @@ static int64_t add_product(atota_store_t *s, const char *name)
     memset(&p, 0, sizeof p);
     snprintf(p.name, sizeof p.name, "%s", name);
     atota_diag_t d;
-    CHECK(s->ops->product_add(s, &p, &d));
+    FX_CHECK(s->ops->product_add(s, &p, &d));
     assert_true(p.id > 0);
     return p.id;
 }
@@ -133,7 +102,7 @@ static int64_t add_version(atota_store_t *s, int64_t product, const char *versio
     v.product_id = product;
     snprintf(v.version, sizeof v.version, "%s", version);
     snprintf(v.corename, sizeof v.corename, "ESP32");
-    CHECK(s->ops->version_add(s, &v, NULL));
+    FX_CHECK(s->ops->version_add(s, &v, NULL));
     assert_true(v.id > 0);
     return v.id;
 }
@@ -156,7 +125,7 @@ static int64_t add_device(atota_store_t *s, int64_t product, const char *name, c
     d.product_id = product;
     snprintf(d.name, sizeof d.name, "%s", name);
     memset(d.key, key_char, ATOTA_STORE_KEY_HEX);
-    CHECK(s->ops->device_add(s, &d, NULL));
+    FX_CHECK(s->ops->device_add(s, &d, NULL));
     assert_true(d.id > 0);
     return d.id;
 }
@@ -235,11 +204,11 @@ static void test_open_refuses_newer_schema(void **state)
     query_text(fx->dir, "UPDATE schema_version SET version = 99");
     atota_store_t *s = NULL;
     atota_diag_t d;
-    EXPECT_ERR(ATOTA_ERR_UNSUPPORTED, atota_store_sqlite_open(fx->dir, &s, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_UNSUPPORTED, atota_store_sqlite_open(fx->dir, &s, &d));
     EXPECT_DIAG(d, "schema 99");
     assert_null(s);
     atota_diag_clear(&d);
-    EXPECT_ERR(ATOTA_ERR_IO, atota_store_sqlite_open("/nonexistent/dir", &s, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_IO, atota_store_sqlite_open("/nonexistent/dir", &s, &d));
     EXPECT_DIAG(d, "/nonexistent/dir/atota.db");
 }
 
@@ -252,39 +221,39 @@ static void test_accounts(void **state)
     snprintf(a.name, sizeof a.name, "admin");
     snprintf(a.password_hash, sizeof a.password_hash, "pbkdf2-sha256$1000$salt$hash");
     a.is_admin = true;
-    CHECK(s->ops->account_add(s, &a, &d));
+    FX_CHECK(s->ops->account_add(s, &a, &d));
     assert_true(a.id > 0);
     assert_true(a.created_at > 0); /* 0: now */
 
     b = a;
     b.id = 0;
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->account_add(s, &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->account_add(s, &b, &d));
     EXPECT_DIAG(d, "an account named 'admin' exists");
     snprintf(b.name, sizeof b.name, "alice");
     b.is_admin = false;
     b.created_at = 1234;
-    CHECK(s->ops->account_add(s, &b, &d));
+    FX_CHECK(s->ops->account_add(s, &b, &d));
     assert_int_equal(b.created_at, 1234);
 
-    CHECK(s->ops->account_get(s, a.id, NULL, &got));
+    FX_CHECK(s->ops->account_get(s, a.id, NULL, &got));
     assert_string_equal(got.name, "admin");
     assert_string_equal(got.password_hash, a.password_hash);
     assert_true(got.is_admin);
     assert_int_equal(got.created_at, a.created_at);
-    CHECK(s->ops->account_get(s, 0, "alice", &got));
+    FX_CHECK(s->ops->account_get(s, 0, "alice", &got));
     assert_int_equal(got.id, b.id);
     assert_false(got.is_admin);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_get(s, 0, "bob", &got));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_get(s, 999, NULL, &got));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_get(s, 0, "bob", &got));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_get(s, 999, NULL, &got));
 
-    CHECK(s->ops->account_set_password(s, b.id, "pbkdf2-sha256$1000$salt2$other"));
-    CHECK(s->ops->account_get(s, b.id, NULL, &got));
+    FX_CHECK(s->ops->account_set_password(s, b.id, "pbkdf2-sha256$1000$salt2$other"));
+    FX_CHECK(s->ops->account_get(s, b.id, NULL, &got));
     assert_string_equal(got.password_hash, "pbkdf2-sha256$1000$salt2$other");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_set_password(s, 999, "x"));
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_set_password(s, b.id, ""));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->account_set_password(s, 999, "x"));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_set_password(s, b.id, ""));
 
     collect_t c = collector(offsetof(atota_store_account_t, id));
-    CHECK(s->ops->account_list(s, collect_row, &c));
+    FX_CHECK(s->ops->account_list(s, collect_row, &c));
     assert_int_equal(c.n, 2);
     assert_int_equal(c.ids[0], a.id);
     assert_int_equal(c.ids[1], b.id);
@@ -292,20 +261,20 @@ static void test_accounts(void **state)
     /* names: 1..64 bytes of UTF-8, no control characters */
     memset(&b, 0, sizeof b);
     snprintf(b.password_hash, sizeof b.password_hash, "h");
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
     EXPECT_DIAG(d, "account name is empty");
     snprintf(b.name, sizeof b.name, "tab\there");
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
     EXPECT_DIAG(d, "control character (0x09 at byte 3)");
     snprintf(b.name, sizeof b.name, "bad\xc3");
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
     EXPECT_DIAG(d, "not valid UTF-8");
     snprintf(b.name, sizeof b.name, "caf\xc3\xa9 \xe2\x82\xac"); /* "café €" */
-    CHECK(s->ops->account_add(s, &b, &d));
-    CHECK(s->ops->account_get(s, 0, "caf\xc3\xa9 \xe2\x82\xac", &got));
+    FX_CHECK(s->ops->account_add(s, &b, &d));
+    FX_CHECK(s->ops->account_get(s, 0, "caf\xc3\xa9 \xe2\x82\xac", &got));
     b.password_hash[0] = '\0';
     snprintf(b.name, sizeof b.name, "nohash");
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->account_add(s, &b, &d));
 }
 
 static void test_names_at_the_bounds(void **state)
@@ -315,22 +284,22 @@ static void test_names_at_the_bounds(void **state)
     atota_diag_t d;
     memset(&p, 0, sizeof p);
     memset(p.name, 'x', ATOTA_STORE_NAME_MAX); /* 64 bytes: allowed */
-    CHECK(s->ops->product_add(s, &p, &d));
+    FX_CHECK(s->ops->product_add(s, &p, &d));
     /* 65 bytes: the struct cannot hold it, but a caller's unterminated buffer must not be read
      * past the bound */
     char *big = calloc(1, sizeof(atota_store_product_t) + 8);
     atota_store_product_t *q = (atota_store_product_t *)big;
     memset(q->name, 'y', sizeof q->name);
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, q, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, q, &d));
     EXPECT_DIAG(d, "longer than 64 bytes");
     free(big);
     memset(&p, 0, sizeof p);
     snprintf(p.name, sizeof p.name, "del\x7f");
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
     snprintf(p.name, sizeof p.name, "\xed\xa0\x80"); /* a UTF-16 surrogate */
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
     snprintf(p.name, sizeof p.name, "\xc0\xaf"); /* overlong '/' */
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->product_add(s, &p, &d));
 }
 
 static void test_api_keys_and_sessions(void **state)
@@ -340,31 +309,31 @@ static void test_api_keys_and_sessions(void **state)
     memset(&a, 0, sizeof a);
     snprintf(a.name, sizeof a.name, "admin");
     snprintf(a.password_hash, sizeof a.password_hash, "h");
-    CHECK(s->ops->account_add(s, &a, NULL));
+    FX_CHECK(s->ops->account_add(s, &a, NULL));
 
     atota_store_api_key_t k, got;
     memset(&k, 0, sizeof k);
     k.account_id = a.id;
     snprintf(k.label, sizeof k.label, "ci");
     memcpy(k.key_hash, SHA("a"), 65);
-    CHECK(s->ops->api_key_add(s, &k));
+    FX_CHECK(s->ops->api_key_add(s, &k));
     assert_true(k.id > 0);
-    CHECK(s->ops->api_key_find(s, SHA("a"), &got));
+    FX_CHECK(s->ops->api_key_find(s, SHA("a"), &got));
     assert_int_equal(got.id, k.id);
     assert_int_equal(got.account_id, a.id);
     assert_string_equal(got.label, "ci");
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->api_key_add(s, &k)); /* the same key twice */
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_find(s, SHA("b"), &got));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_find(s, "../a", &got));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->api_key_add(s, &k)); /* the same key twice */
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_find(s, SHA("b"), &got));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_find(s, "../a", &got));
     k.account_id = 999;
     memcpy(k.key_hash, SHA("c"), 65);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_add(s, &k)); /* no such account */
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->api_key_add(s, &k)); /* no such account */
     k.account_id = a.id;
     memcpy(k.key_hash, SHA("A"), 65); /* uppercase: not our hex */
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->api_key_add(s, &k));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->api_key_add(s, &k));
     memcpy(k.key_hash, SHA("c"), 65);
     k.label[0] = '\0'; /* a label may be empty */
-    CHECK(s->ops->api_key_add(s, &k));
+    FX_CHECK(s->ops->api_key_add(s, &k));
 
     atota_store_session_t sess, found;
     memset(&sess, 0, sizeof sess);
@@ -372,28 +341,28 @@ static void test_api_keys_and_sessions(void **state)
     sess.account_id = a.id;
     snprintf(sess.csrf, sizeof sess.csrf, "csrf-token");
     sess.expires_at = 1000;
-    CHECK(s->ops->session_add(s, &sess));
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->session_add(s, &sess));
-    CHECK(s->ops->session_find(s, SHA("1"), 999, &found));
+    FX_CHECK(s->ops->session_add(s, &sess));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->session_add(s, &sess));
+    FX_CHECK(s->ops->session_find(s, SHA("1"), 999, &found));
     assert_int_equal(found.account_id, a.id);
     assert_string_equal(found.csrf, "csrf-token");
     assert_int_equal(found.expires_at, 1000);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("2"), 999, &found));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("2"), 999, &found));
 
     memcpy(sess.token_hash, SHA("2"), 65);
     sess.expires_at = 5000;
-    CHECK(s->ops->session_add(s, &sess));
-    CHECK(s->ops->session_delete(s, SHA("2")));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("2"), 999, &found));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_delete(s, SHA("2")));
+    FX_CHECK(s->ops->session_add(s, &sess));
+    FX_CHECK(s->ops->session_delete(s, SHA("2")));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("2"), 999, &found));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_delete(s, SHA("2")));
 
     /* expired: not found, and removed */
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("1"), 1000, &found));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("1"), 0, &found));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("1"), 1000, &found));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_find(s, SHA("1"), 0, &found));
 
     sess.account_id = 999;
     memcpy(sess.token_hash, SHA("3"), 65);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_add(s, &sess));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->session_add(s, &sess));
 }
 
 static void test_products_and_devices(void **state)
@@ -405,16 +374,16 @@ static void test_products_and_devices(void **state)
     atota_store_product_t p;
     memset(&p, 0, sizeof p);
     snprintf(p.name, sizeof p.name, "AT-ESP32");
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->product_add(s, &p, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->product_add(s, &p, &d));
     EXPECT_DIAG(d, "a product named 'AT-ESP32' exists");
 
-    CHECK(s->ops->product_get(s, p1, &p));
+    FX_CHECK(s->ops->product_get(s, p1, &p));
     assert_string_equal(p.name, "AT-ESP32");
     assert_int_equal(p.recommended_version_id, 0);
     assert_true(p.created_at > 0);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_get(s, 999, &p));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_get(s, 999, &p));
     collect_t c = collector(offsetof(atota_store_product_t, id));
-    CHECK(s->ops->product_list(s, collect_row, &c));
+    FX_CHECK(s->ops->product_list(s, collect_row, &c));
     assert_int_equal(c.n, 2);
     assert_int_equal(c.ids[0], p1);
     assert_int_equal(c.ids[1], p2);
@@ -427,63 +396,64 @@ static void test_products_and_devices(void **state)
     dev.product_id = p2;
     snprintf(dev.name, sizeof dev.name, "again");
     memset(dev.key, 'a', ATOTA_STORE_KEY_HEX);
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->device_add(s, &dev, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->device_add(s, &dev, &d));
     EXPECT_DIAG(d, "key exists");
     memset(dev.key, 'd', ATOTA_STORE_KEY_HEX);
     dev.product_id = 999;
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_add(s, &dev, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_add(s, &dev, &d));
     EXPECT_DIAG(d, "no product 999");
     dev.product_id = p2;
     dev.key[5] = 'G';
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_add(s, &dev, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_add(s, &dev, &d));
     dev.key[5] = 'd';
     dev.name[0] = '\0';
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_add(s, &dev, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_add(s, &dev, &d));
     EXPECT_DIAG(d, "device name is empty");
 
-    CHECK(s->ops->device_find_by_key(s, KEY("b"), &dev));
+    FX_CHECK(s->ops->device_find_by_key(s, KEY("b"), &dev));
     assert_int_equal(dev.id, d2);
     assert_int_equal(dev.product_id, p1);
     assert_string_equal(dev.name, "kitchen");
     assert_string_equal(dev.key, KEY("b"));
     assert_int_equal(dev.last_seen_at, 0);
     assert_string_equal(dev.last_query_version, "");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_find_by_key(s, KEY("e"), &dev));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_find_by_key(s, "short", &dev));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_find_by_key(s, KEY("e"), &dev));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_find_by_key(s, "short", &dev));
 
     c = collector(offsetof(atota_store_device_t, id));
-    CHECK(s->ops->device_list(s, p1, collect_row, &c));
+    FX_CHECK(s->ops->device_list(s, p1, collect_row, &c));
     assert_int_equal(c.n, 2);
     assert_int_equal(c.ids[0], d1);
     assert_int_equal(c.ids[1], d2);
     c = collector(0);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_list(s, 999, collect_row, &c));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_list(s, 999, collect_row, &c));
     assert_int_equal(c.n, 0);
     c = collector(0);
     c.stop_after = 1; /* a non-zero return stops the listing */
-    CHECK(s->ops->device_list(s, p1, collect_row, &c));
+    FX_CHECK(s->ops->device_list(s, p1, collect_row, &c));
     assert_int_equal(c.n, 1);
 
     /* what a device asked */
-    CHECK(s->ops->device_seen(s, d1, 'q', "v2.0", NULL, 100));
-    CHECK(s->ops->device_find_by_key(s, KEY("a"), &dev));
+    FX_CHECK(s->ops->device_seen(s, d1, 'q', "v2.0", NULL, 100));
+    FX_CHECK(s->ops->device_find_by_key(s, KEY("a"), &dev));
     assert_int_equal(dev.last_seen_at, 100);
     assert_int_equal(dev.last_query_at, 100);
     assert_string_equal(dev.last_query_version, "v2.0");
     assert_int_equal(dev.last_download_at, 0);
-    CHECK(s->ops->device_seen(s, d1, 'd', "v2.0", "ota.bin", 200));
-    CHECK(s->ops->device_seen(s, d1, 'q', NULL, NULL, 150)); /* an older request, finished late */
-    CHECK(s->ops->device_find_by_key(s, KEY("a"), &dev));
+    FX_CHECK(s->ops->device_seen(s, d1, 'd', "v2.0", "ota.bin", 200));
+    FX_CHECK(
+        s->ops->device_seen(s, d1, 'q', NULL, NULL, 150)); /* an older request, finished late */
+    FX_CHECK(s->ops->device_find_by_key(s, KEY("a"), &dev));
     assert_int_equal(dev.last_seen_at, 200);
     assert_int_equal(dev.last_query_at, 150);
     assert_string_equal(dev.last_query_version, "");
     assert_int_equal(dev.last_download_at, 200);
     assert_string_equal(dev.last_download_version, "v2.0");
     assert_string_equal(dev.last_download_file, "ota.bin");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_seen(s, 999, 'q', "v", NULL, 1));
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_seen(s, d1, 'x', "v", NULL, 1));
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_seen(s, d1, 'd', "v", "../x", 1));
-    CHECK(s->ops->device_find_by_key(s, KEY("b"), &dev)); /* the other device is untouched */
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->device_seen(s, 999, 'q', "v", NULL, 1));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_seen(s, d1, 'x', "v", NULL, 1));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->device_seen(s, d1, 'd', "v", "../x", 1));
+    FX_CHECK(s->ops->device_find_by_key(s, KEY("b"), &dev)); /* the other device is untouched */
     assert_int_equal(dev.last_seen_at, 0);
 }
 
@@ -499,44 +469,44 @@ static void test_versions_and_files(void **state)
     memset(&v, 0, sizeof v);
     v.product_id = p1;
     snprintf(v.version, sizeof v.version, "v4.1.0.0");
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->version_add(s, &v, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->version_add(s, &v, &d));
     EXPECT_DIAG(d, "the product has a version 'v4.1.0.0'");
     v.product_id = 999;
     snprintf(v.version, sizeof v.version, "v9");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_add(s, &v, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_add(s, &v, &d));
     EXPECT_DIAG(d, "no product 999");
     v.version[0] = '\0';
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->version_add(s, &v, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->version_add(s, &v, &d));
     EXPECT_DIAG(d, "version is empty");
 
-    CHECK(s->ops->version_get(s, v2, &v));
+    FX_CHECK(s->ops->version_get(s, v2, &v));
     assert_int_equal(v.product_id, p1);
     assert_string_equal(v.version, "v4.2.0.0");
     assert_string_equal(v.corename, "ESP32");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_get(s, 999, &v));
-    CHECK(s->ops->version_find(s, p2, "v4.1.0.0", &v));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_get(s, 999, &v));
+    FX_CHECK(s->ops->version_find(s, p2, "v4.1.0.0", &v));
     assert_int_equal(v.id, w1);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_find(s, p2, "v4.2.0.0", &v));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_find(s, p2, "v4.2.0.0", &v));
     collect_t c = collector(offsetof(atota_store_version_t, id));
-    CHECK(s->ops->version_list(s, p1, collect_row, &c));
+    FX_CHECK(s->ops->version_list(s, p1, collect_row, &c));
     assert_int_equal(c.n, 2);
     assert_int_equal(c.ids[0], v1);
     assert_int_equal(c.ids[1], v2);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_list(s, 999, collect_row, &c));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->version_list(s, 999, collect_row, &c));
 
     /* files: add, replace (the row keeps its id), get, list, delete */
     atota_store_file_t f = file_row(v1, "ota.bin", '1', 1000), g;
     snprintf(f.chip, sizeof f.chip, "ESP32");
     snprintf(f.app_version, sizeof f.app_version, "v4.1.0.0");
     snprintf(f.project, sizeof f.project, "esp-at");
-    CHECK(s->ops->file_put(s, &f, &d));
+    FX_CHECK(s->ops->file_put(s, &f, &d));
     int64_t ota_id = f.id;
     atota_store_file_t cert = file_row(v1, "client_cert.bin", '2', 50);
-    CHECK(s->ops->file_put(s, &cert, &d));
+    FX_CHECK(s->ops->file_put(s, &cert, &d));
     atota_store_file_t other = file_row(w1, "ota.bin", '1', 1000); /* the same blob */
-    CHECK(s->ops->file_put(s, &other, &d));
+    FX_CHECK(s->ops->file_put(s, &other, &d));
 
-    CHECK(s->ops->file_get(s, v1, "ota.bin", &g));
+    FX_CHECK(s->ops->file_get(s, v1, "ota.bin", &g));
     assert_int_equal(g.id, ota_id);
     assert_string_equal(g.sha256, SHA("1"));
     assert_int_equal(g.size, 1000);
@@ -546,57 +516,57 @@ static void test_versions_and_files(void **state)
 
     f = file_row(v1, "ota.bin", '3', 2000);
     f.created_at = 77;
-    CHECK(s->ops->file_put(s, &f, &d));
+    FX_CHECK(s->ops->file_put(s, &f, &d));
     assert_int_equal(f.id, ota_id);
-    CHECK(s->ops->file_get(s, v1, "ota.bin", &g));
+    FX_CHECK(s->ops->file_get(s, v1, "ota.bin", &g));
     assert_string_equal(g.sha256, SHA("3"));
     assert_int_equal(g.size, 2000);
     assert_int_equal(g.created_at, 77);
     assert_string_equal(g.chip, ""); /* replaced whole */
 
     c = collector(offsetof(atota_store_file_t, id));
-    CHECK(s->ops->file_list(s, v1, collect_row, &c));
+    FX_CHECK(s->ops->file_list(s, v1, collect_row, &c));
     assert_int_equal(c.n, 2);
     assert_int_equal(c.ids[0], ota_id);
     assert_int_equal(c.ids[1], cert.id);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_list(s, 999, collect_row, &c));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_list(s, 999, collect_row, &c));
     c = collector(0);
-    CHECK(s->ops->file_list(s, v2, collect_row, &c));
+    FX_CHECK(s->ops->file_list(s, v2, collect_row, &c));
     assert_int_equal(c.n, 0);
 
     /* hosting: by blob (and name) */
-    CHECK(s->ops->file_find_blob(s, SHA("1"), "ota.bin", &g));
+    FX_CHECK(s->ops->file_find_blob(s, SHA("1"), "ota.bin", &g));
     assert_int_equal(g.version_id, w1);
-    CHECK(s->ops->file_find_blob(s, SHA("2"), NULL, &g));
+    FX_CHECK(s->ops->file_find_blob(s, SHA("2"), NULL, &g));
     assert_string_equal(g.name, "client_cert.bin");
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, SHA("2"), "ota.bin", &g));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, SHA("4"), NULL, &g));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, "../../etc", NULL, &g));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, SHA("2"), "ota.bin", &g));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, SHA("4"), NULL, &g));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_find_blob(s, "../../etc", NULL, &g));
 
     c = collector(SIZE_MAX);
-    CHECK(s->ops->blob_list(s, collect_row, &c));
+    FX_CHECK(s->ops->blob_list(s, collect_row, &c));
     assert_int_equal(c.n, 3); /* distinct */
     assert_string_equal(c.shas[0], SHA("1"));
     assert_string_equal(c.shas[1], SHA("2"));
     assert_string_equal(c.shas[2], SHA("3"));
 
-    CHECK(s->ops->file_delete(s, v1, "client_cert.bin"));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_delete(s, v1, "client_cert.bin"));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_get(s, v1, "client_cert.bin", &g));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_get(s, v1, "../ota.bin", &g));
+    FX_CHECK(s->ops->file_delete(s, v1, "client_cert.bin"));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_delete(s, v1, "client_cert.bin"));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_get(s, v1, "client_cert.bin", &g));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_get(s, v1, "../ota.bin", &g));
 
     /* refused rows */
     f = file_row(999, "ota.bin", '1', 1);
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_put(s, &f, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->file_put(s, &f, &d));
     EXPECT_DIAG(d, "no version 999");
     static const char *const bad_names[] = {
         "OTA.bin", "ota.BIN", ".bin", "a/b.bin", "ota", "seventeen_chars_x.bin", "ota.bin.bin"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         f = file_row(v1, bad_names[i], '1', 1);
-        EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->file_put(s, &f, &d));
+        FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->file_put(s, &f, &d));
     }
     f = file_row(v1, "ota.bin", 'g', 1);
-    EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->file_put(s, &f, &d));
+    FX_EXPECT_ERR(ATOTA_ERR_INVALID_ARG, s->ops->file_put(s, &f, &d));
     EXPECT_DIAG(d, "sha256");
 }
 
@@ -607,19 +577,19 @@ static void test_recommended_version(void **state)
     int64_t v1 = add_version(s, p1, "v1");
     int64_t w1 = add_version(s, p2, "v1");
     atota_store_product_t p;
-    CHECK(s->ops->product_set_recommended(s, p1, v1));
-    CHECK(s->ops->product_get(s, p1, &p));
+    FX_CHECK(s->ops->product_set_recommended(s, p1, v1));
+    FX_CHECK(s->ops->product_get(s, p1, &p));
     assert_int_equal(p.recommended_version_id, v1);
     /* another product's version: refused, nothing changes */
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, p1, w1));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, p1, 999));
-    EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, 999, v1));
-    CHECK(s->ops->product_get(s, p1, &p));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, p1, w1));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, p1, 999));
+    FX_EXPECT_ERR(ATOTA_ERR_NOT_FOUND, s->ops->product_set_recommended(s, 999, v1));
+    FX_CHECK(s->ops->product_get(s, p1, &p));
     assert_int_equal(p.recommended_version_id, v1);
-    CHECK(s->ops->product_get(s, p2, &p));
+    FX_CHECK(s->ops->product_get(s, p2, &p));
     assert_int_equal(p.recommended_version_id, 0);
-    CHECK(s->ops->product_set_recommended(s, p1, 0)); /* none */
-    CHECK(s->ops->product_get(s, p1, &p));
+    FX_CHECK(s->ops->product_set_recommended(s, p1, 0)); /* none */
+    FX_CHECK(s->ops->product_get(s, p1, &p));
     assert_int_equal(p.recommended_version_id, 0);
 }
 
@@ -641,8 +611,8 @@ static int list_files_of(void *ctx, const void *row)
     nested_t *n = ctx;
     const atota_store_version_t *v = row;
     atota_store_version_t again;
-    CHECK(n->s->ops->version_get(n->s, v->id, &again));
-    CHECK(n->s->ops->file_list(n->s, v->id, count_files, n));
+    FX_CHECK(n->s->ops->version_get(n->s, v->id, &again));
+    FX_CHECK(n->s->ops->file_list(n->s, v->id, count_files, n));
     return 0;
 }
 
@@ -655,12 +625,12 @@ static void test_listing_callbacks_may_call_the_store(void **state)
         snprintf(name, sizeof name, "v%d", i);
         int64_t v = add_version(s, p1, name);
         atota_store_file_t f = file_row(v, "ota.bin", 'a', 10);
-        CHECK(s->ops->file_put(s, &f, NULL));
+        FX_CHECK(s->ops->file_put(s, &f, NULL));
         f = file_row(v, "ble_data.bin", 'b', 10);
-        CHECK(s->ops->file_put(s, &f, NULL));
+        FX_CHECK(s->ops->file_put(s, &f, NULL));
     }
     nested_t n = {s, 0};
-    CHECK(s->ops->version_list(s, p1, list_files_of, &n));
+    FX_CHECK(s->ops->version_list(s, p1, list_files_of, &n));
     assert_int_equal(n.files, 6);
 }
 
@@ -673,57 +643,57 @@ static void test_reopen_keeps_everything(void **state)
     snprintf(a.name, sizeof a.name, "admin");
     snprintf(a.password_hash, sizeof a.password_hash, "hash");
     a.is_admin = true;
-    CHECK(s->ops->account_add(s, &a, NULL));
+    FX_CHECK(s->ops->account_add(s, &a, NULL));
     atota_store_api_key_t k;
     memset(&k, 0, sizeof k);
     k.account_id = a.id;
     memcpy(k.key_hash, SHA("5"), 65);
-    CHECK(s->ops->api_key_add(s, &k));
+    FX_CHECK(s->ops->api_key_add(s, &k));
     atota_store_session_t sess;
     memset(&sess, 0, sizeof sess);
     memcpy(sess.token_hash, SHA("6"), 65);
     sess.account_id = a.id;
     snprintf(sess.csrf, sizeof sess.csrf, "c");
     sess.expires_at = INT64_MAX;
-    CHECK(s->ops->session_add(s, &sess));
+    FX_CHECK(s->ops->session_add(s, &sess));
     int64_t p = add_product(s, "AT");
     int64_t v = add_version(s, p, "v4.1.0.0");
-    CHECK(s->ops->product_set_recommended(s, p, v));
+    FX_CHECK(s->ops->product_set_recommended(s, p, v));
     int64_t dev = add_device(s, p, "dev", 'f');
-    CHECK(s->ops->device_seen(s, dev, 'd', "v4.1.0.0", "ota.bin", 42));
+    FX_CHECK(s->ops->device_seen(s, dev, 'd', "v4.1.0.0", "ota.bin", 42));
     atota_store_file_t f = file_row(v, "ota.bin", '9', 123);
     snprintf(f.chip, sizeof f.chip, "ESP32-C3");
-    CHECK(s->ops->file_put(s, &f, NULL));
+    FX_CHECK(s->ops->file_put(s, &f, NULL));
 
     s->ops->close(s);
     fx->s = s = open_store(fx->dir);
 
     atota_store_account_t ga;
-    CHECK(s->ops->account_get(s, 0, "admin", &ga));
+    FX_CHECK(s->ops->account_get(s, 0, "admin", &ga));
     assert_int_equal(ga.id, a.id);
     assert_true(ga.is_admin);
     atota_store_api_key_t gk;
-    CHECK(s->ops->api_key_find(s, SHA("5"), &gk));
+    FX_CHECK(s->ops->api_key_find(s, SHA("5"), &gk));
     assert_int_equal(gk.account_id, a.id);
     atota_store_session_t gs;
-    CHECK(s->ops->session_find(s, SHA("6"), 1, &gs));
+    FX_CHECK(s->ops->session_find(s, SHA("6"), 1, &gs));
     atota_store_product_t gp;
-    CHECK(s->ops->product_get(s, p, &gp));
+    FX_CHECK(s->ops->product_get(s, p, &gp));
     assert_string_equal(gp.name, "AT");
     assert_int_equal(gp.recommended_version_id, v);
     atota_store_device_t gd;
-    CHECK(s->ops->device_find_by_key(s, KEY("f"), &gd));
+    FX_CHECK(s->ops->device_find_by_key(s, KEY("f"), &gd));
     assert_int_equal(gd.last_download_at, 42);
     assert_string_equal(gd.last_download_file, "ota.bin");
     atota_store_file_t gf;
-    CHECK(s->ops->file_get(s, v, "ota.bin", &gf));
+    FX_CHECK(s->ops->file_get(s, v, "ota.bin", &gf));
     assert_int_equal(gf.size, 123);
     assert_string_equal(gf.chip, "ESP32-C3");
     /* and the constraints still hold */
     atota_store_product_t dup;
     memset(&dup, 0, sizeof dup);
     snprintf(dup.name, sizeof dup.name, "AT");
-    EXPECT_ERR(ATOTA_ERR_STATE, s->ops->product_add(s, &dup, NULL));
+    FX_EXPECT_ERR(ATOTA_ERR_STATE, s->ops->product_add(s, &dup, NULL));
 }
 
 /* ---- four threads ---------------------------------------------------------------------------- */
@@ -794,9 +764,9 @@ static void test_four_threads(void **state)
         assert_int_equal(w[i].failures, 0);
     }
     unsigned products = 0, versions = 0, devices = 0;
-    CHECK(s->ops->product_list(s, count_row, &products));
-    CHECK(s->ops->version_list(s, shared, count_row, &versions));
-    CHECK(s->ops->device_list(s, shared, count_row, &devices));
+    FX_CHECK(s->ops->product_list(s, count_row, &products));
+    FX_CHECK(s->ops->version_list(s, shared, count_row, &versions));
+    FX_CHECK(s->ops->device_list(s, shared, count_row, &devices));
     assert_int_equal(products, 1 + THREADS * THREAD_OPS);
     assert_int_equal(versions, THREADS * THREAD_OPS);
     assert_int_equal(devices, THREADS * THREAD_OPS);
@@ -933,16 +903,16 @@ static void test_crash_safety(void **state)
 
         atota_store_t *s = open_store(fx->dir);
         atota_blobs_t *b = NULL;
-        CHECK(atota_blobs_open(fx->dir, &b, NULL));
+        FX_CHECK(atota_blobs_open(fx->dir, &b, NULL));
         verify_t v = {b, 0, 0, s};
-        CHECK(s->ops->blob_list(s, verify_blob, &v));
+        FX_CHECK(s->ops->blob_list(s, verify_blob, &v));
         assert_int_equal(v.bad, 0);
         assert_string_equal(query_text(fx->dir, "PRAGMA integrity_check"), "ok");
         assert_string_equal(query_text(fx->dir, "PRAGMA foreign_key_check"), "");
         unsigned removed = 0;
-        CHECK(atota_blobs_gc(b, keep_in_store, &v, &removed));
+        FX_CHECK(atota_blobs_gc(b, keep_in_store, &v, &removed));
         v.rows = 0;
-        CHECK(s->ops->blob_list(s, verify_blob, &v)); /* gc kept every named blob */
+        FX_CHECK(s->ops->blob_list(s, verify_blob, &v)); /* gc kept every named blob */
         assert_int_equal(v.bad, 0);
         assert_true(v.rows >= total_rows);
         /* what the killed child had half-written is gone, and every blob left is whole */

@@ -75,12 +75,7 @@ static rig_t *rig_new(void)
     r->sim = fx_sim_new(r->profile.flash_size);
     r->flash = atota_flash_sim_flash(r->sim);
     uint8_t *data = atota_flash_sim_data(r->sim);
-    uint8_t buf[ATOTA_PT_BIN_SIZE];
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.partitions, buf, NULL), ATOTA_OK);
-    memcpy(data + r->profile.partition_table_offset, buf, sizeof buf);
-    assert_int_equal(atota_partition_table_write_bin(&r->profile.at_customize, buf, NULL),
-                     ATOTA_OK);
-    memcpy(data + r->profile.at_customize_offset, buf, sizeof buf);
+    fx_put_module_tables(r->sim, &r->profile);
     uint8_t *v1;
     size_t n = fx_build_app_sized(ATOTA_CHIP_ESP32, V1, 4000, &v1);
     memcpy(data + fx_table_get(&r->profile.partitions, "ota_0")->offset, v1, n);

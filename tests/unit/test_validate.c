@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/proto/iot.h"
 #include "server/validate.h"
 #include "support/check.h"
 
@@ -219,6 +220,42 @@ static void names_that_could_be_paths_are_refused(void **state)
     assert_false(atota_validate_name(NULL));
 }
 
+/* Versions go raw into ESP-AT's request line and are read up to `",`: only what the device API
+ * can send is taken, so an accepted version is never one the device API then refuses. */
+static void versions_and_names(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"v4.1.0.0", "V2.0", "1", "v4.1.0.0-dev_2~rc1"};
+    for (unsigned i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (!atota_validate_version(good[i]))
+            fail_msg("version '%s' refused", good[i]);
+        assert_true(atota_iot_version_is_safe(good[i]));
+    }
+    static const char *const bad[] = {"",       "v1 0",  "v1+2", "v1\"", "v1,2",
+                                      "v1&x=2", "v1%20", "v1?",  "v1#",  "v1/2"};
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (atota_validate_version(bad[i]))
+            fail_msg("version '%s' accepted", bad[i]);
+    char long_version[66];
+    memset(long_version, 'v', 65);
+    long_version[65] = '\0';
+    assert_false(atota_validate_version(long_version));
+    long_version[64] = '\0';
+    assert_true(atota_validate_version(long_version));
+    assert_false(atota_validate_version(NULL));
+
+    assert_true(atota_validate_object_name("module 1 (lab)"));
+    assert_false(atota_validate_object_name(""));
+    assert_false(atota_validate_object_name("a\nb"));
+    assert_false(atota_validate_object_name(NULL));
+    char long_name[66];
+    memset(long_name, 'n', 65);
+    long_name[65] = '\0';
+    assert_false(atota_validate_object_name(long_name));
+    long_name[64] = '\0';
+    assert_true(atota_validate_object_name(long_name));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +264,7 @@ int main(void)
         cmocka_unit_test(partition_files_need_esp_at_magic),
         cmocka_unit_test(partition_files_must_fit_the_partition),
         cmocka_unit_test(names_that_could_be_paths_are_refused),
+        cmocka_unit_test(versions_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
