@@ -64,6 +64,7 @@
     /* OTA writer and downloads (core/ota/ota_writer, core/ota/download, port http) */             \
     X(ATOTA_ERR_OTA_IN_PROGRESS, "an OTA update is already in progress")                           \
     X(ATOTA_ERR_OTA_PENDING_VERIFY, "the running app is not confirmed yet (PENDING_VERIFY)")       \
+    X(ATOTA_ERR_OTA_NO_STAGING, "no room to stage the partition update")                           \
     X(ATOTA_ERR_NET_URL, "invalid URL")                                                            \
     X(ATOTA_ERR_NET_CONNECT, "cannot connect to the server")                                       \
     X(ATOTA_ERR_NET_TLS, "TLS handshake or certificate check failed")                              \
@@ -71,7 +72,8 @@
     X(ATOTA_ERR_NET_TIMEOUT, "the server stopped sending (timeout)")                               \
     X(ATOTA_ERR_NET_PROTOCOL, "invalid HTTP response")                                             \
     X(ATOTA_ERR_HTTP_STATUS, "the server answered with an HTTP error status")                      \
-    X(ATOTA_ERR_NET_DOWN, "no network: the station is not connected")
+    X(ATOTA_ERR_NET_DOWN, "no network: the station is not connected")                              \
+    X(ATOTA_ERR_NET_DNS, "cannot resolve the server's name")
 
 typedef enum {
 #define ATOTA_ERR_ENUM(name, msg) name,

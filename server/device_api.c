@@ -237,6 +237,28 @@ static atota_httpd_response_t *rom_reply(atota_server_t *srv, const atota_store_
 
 /* ---- the download -------------------------------------------------------------------------- */
 
+/* RFC 9530's "Repr-Digest: sha-256=:<base64 of the 32-byte SHA-256>:" for a file row whose
+ * sha256 is 64 hex digits (the blob's name: the content's hash). ESP-AT ignores headers it does
+ * not scrape (esp-at-ota.md §3.5); a host fetching the same URL can check the bytes with it. The
+ * header adds 69 bytes to a block that must stay well under the device's 1024-byte first read
+ * (tests/unit/test_device_api.c checks the block's size). Returns false for a malformed hex. */
+static bool repr_digest(const char *sha256_hex, char out[ATOTA_IOT_DIGEST_VALUE_MAX])
+{
+    uint8_t digest[32];
+    if (strlen(sha256_hex) != 2 * sizeof digest)
+        return false;
+    for (size_t i = 0; i < sizeof digest; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)sha256_hex[2 * i]) ||
+            !isxdigit((unsigned char)sha256_hex[2 * i + 1]) ||
+            sscanf(sha256_hex + 2 * i, "%2x", &v) != 1)
+            return false;
+        digest[i] = (uint8_t)v;
+    }
+    atota_iot_digest_value(digest, out);
+    return true;
+}
+
 static atota_httpd_response_t *download(atota_server_t *srv, const atota_httpd_request_t *req,
                                         const atota_store_device_t *dev)
 {
@@ -281,6 +303,12 @@ static atota_httpd_response_t *download(atota_server_t *srv, const atota_httpd_r
         return NULL;
     }
     atota_httpd_response_header(r, "Content-Type", "application/octet-stream");
+    char digest[ATOTA_IOT_DIGEST_VALUE_MAX];
+    if (repr_digest(file.sha256, digest))
+        atota_httpd_response_header(r, "Repr-Digest", digest);
+    else
+        atota_server_log(srv, "device api: file %s of %s has no valid sha256 ('%s')", file.name,
+                         v.version, file.sha256);
     if (strcmp(req->method, "HEAD") != 0)
         record_seen(srv, dev, 'd', v.version, file.name);
     return r;

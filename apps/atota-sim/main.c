@@ -2,7 +2,8 @@
  * atota-sim: one simulated ESP-AT module (docs/atota-sim.md). Its flash is a file; its AT port
  * is a pty, a TCP socket or standard input/output. The program boots the module from the flash,
  * then runs a poll() loop: bytes from the port go to the AT engine, the HTTP client's sockets
- * (AT+USEROTA's downloads, port/posix/http.h) are served, timers run every 10 ms, and a restart the
+ * (AT+USEROTA's downloads, port/posix/http.h) and the TCP/TLS stream's (AT+CIUPDATE,
+ * port/posix/stream.h) are served, timers run every 10 ms, and a restart the
  * firmware asks for (AT+RST, AT+SYSROLLBACK, the end of an OTA) boots the module again from the
  * same flash once its output has drained. Killing the process is a power cut: the flash file is
  * memory-mapped and shared, so every completed flash operation is in it.
@@ -19,16 +20,20 @@
 
 #include "apps/atota-sim/sim.h"
 #include "core/cmd/module.h"
+#include "port/posix/connect_to.h"
 #include "port/posix/http.h"
+#include "port/posix/stream.h"
 #include "port/posix/uart.h"
 
 #define EXIT_USAGE      2
 #define TICK_MS         10u   /* atota_module_poll period */
 #define RESTART_WAIT_MS 3000u /* esp_at_port_wait_write_complete's limit (esp-at-ota.md §1.6) */
+#define CONNECT_TO_MAX  32
 
 static const char usage[] =
     "usage: atota-sim --flash FILE [--module M] [--pty | --tcp HOST:PORT | --stdio]\n"
-    "                 [--ap NAME:PASSWORD]... [--ca FILE] [--log FILE|-]\n"
+    "                 [--ap NAME:PASSWORD]... [--ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
+    "                 [--log FILE|-]\n"
     "\n"
     "  --flash FILE        the module's flash; created for the module with a factory firmware\n"
     "                      when it does not exist\n"
@@ -37,8 +42,12 @@ static const char usage[] =
     "  --tcp HOST:PORT     AT port on a TCP socket, one client at a time (port 0: any free port)\n"
     "  --stdio             AT port on standard input and output\n"
     "  --ap NAME:PASSWORD  a virtual access point (repeatable; default atota:atota-pass)\n"
-    "  --ca FILE           https downloads (AT+USEROTA) verify the server with this CA (PEM);\n"
-    "                      without it the certificate is not checked, as on ESP-AT\n"
+    "  --ca FILE           https and TLS connections (AT+USEROTA, AT+CIUPDATE) verify the\n"
+    "                      server with this CA (PEM); without it the certificate is not\n"
+    "                      checked, as on ESP-AT\n"
+    "  --connect-to HOST:PORT:HOST2:PORT2\n"
+    "                      the virtual network: connections the firmware makes to HOST:PORT go\n"
+    "                      to HOST2:PORT2 (curl's --connect-to; repeatable)\n"
     "  --log FILE|-        the simulator's log (- is standard error)\n";
 
 static volatile sig_atomic_t g_stop;
@@ -53,7 +62,8 @@ typedef struct {
     FILE *log;
     uint64_t t0;
     atota_uart_server_t *uart;
-    atota_http_posix_t *http; /* the station's network (host.http) */
+    atota_http_posix_t *http;     /* the station's network (host.http) */
+    atota_stream_posix_t *stream; /* its TCP/TLS connections (host.stream) */
     bool restart;
     uint64_t restart_at;
 } sim_t;
@@ -154,16 +164,24 @@ typedef struct {
     atota_uart_kind_t kind;
     atota_wifi_ap_t aps[ATOTA_WIFI_MAX_APS];
     unsigned ap_count;
+    const char *connect_to[CONNECT_TO_MAX];
+    unsigned connect_to_count;
 } options_t;
 
 static int parse_options(int argc, char **argv, options_t *o)
 {
     static const struct option options[] = {
-        {"flash", required_argument, 0, 'f'}, {"module", required_argument, 0, 'm'},
-        {"pty", no_argument, 0, 'p'},         {"tcp", required_argument, 0, 't'},
-        {"stdio", no_argument, 0, 's'},       {"ap", required_argument, 0, 'a'},
-        {"ca", required_argument, 0, 'c'},    {"log", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"flash", required_argument, 0, 'f'},
+        {"module", required_argument, 0, 'm'},
+        {"pty", no_argument, 0, 'p'},
+        {"tcp", required_argument, 0, 't'},
+        {"stdio", no_argument, 0, 's'},
+        {"ap", required_argument, 0, 'a'},
+        {"ca", required_argument, 0, 'c'},
+        {"log", required_argument, 0, 'l'},
+        {"connect-to", required_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c, transports = 0;
     o->module = "esp32-wroom-32";
@@ -210,6 +228,18 @@ static int parse_options(int argc, char **argv, options_t *o)
             }
             o->ca = optarg;
             break;
+        case 'C':
+            if (o->connect_to_count == CONNECT_TO_MAX) {
+                fprintf(stderr, "atota-sim: at most %d --connect-to\n%s", CONNECT_TO_MAX, usage);
+                return EXIT_USAGE;
+            }
+            if ((err = atota_connect_to_check(optarg, &d))) {
+                fprintf(stderr, "atota-sim: --connect-to %s: %s\n%s", optarg,
+                        atota_diag_text(&d, err), usage);
+                return EXIT_USAGE;
+            }
+            o->connect_to[o->connect_to_count++] = optarg;
+            break;
         case 'l':
             o->log = optarg;
             break;
@@ -241,14 +271,19 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
     uint64_t last_tick = mono_ms();
     atota_diag_t diag = {{0}};
     while (!g_stop) {
-        struct pollfd fds[ATOTA_UART_MAX_POLLFDS + ATOTA_HTTP_POSIX_MAX_POLLFDS];
+        struct pollfd fds[ATOTA_UART_MAX_POLLFDS + ATOTA_HTTP_POSIX_MAX_POLLFDS +
+                          ATOTA_STREAM_POSIX_MAX_POLLFDS];
         unsigned nfds = atota_uart_server_pollfds(s->uart, fds);
         uint64_t now = mono_ms();
         int timeout = now - last_tick >= TICK_MS ? 0 : (int)(TICK_MS - (now - last_tick));
         /* the HTTP client's sockets follow the port's; its timers may shorten the wait */
         int nhttp =
             atota_http_posix_pollfds(s->http, fds + nfds, ATOTA_HTTP_POSIX_MAX_POLLFDS, &timeout);
-        if (poll(fds, nfds + (unsigned)nhttp, timeout) < 0) {
+        /* then the stream's (AT+CIUPDATE), the same way */
+        unsigned at_stream = nfds + (unsigned)nhttp;
+        int nstream = atota_stream_posix_pollfds(s->stream, fds + at_stream,
+                                                 ATOTA_STREAM_POSIX_MAX_POLLFDS, &timeout);
+        if (poll(fds, at_stream + (unsigned)nstream, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             return fail(NULL, "poll: %s", strerror(errno));
@@ -273,6 +308,7 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
         }
         /* Network: body bytes go to the download (the sink runs here, in this loop). */
         atota_http_posix_perform(s->http, fds + nfds, nhttp);
+        atota_stream_posix_perform(s->stream, fds + at_stream, nstream);
         atota_uart_server_flush(s->uart);
 
         now = mono_ms();
@@ -289,6 +325,10 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
             if (atota_http_posix_busy(s->http)) {
                 atota_http_t net = atota_http_posix_iface(s->http);
                 net.ops->cancel(net.ctx);
+            }
+            if (atota_stream_posix_busy(s->stream)) {
+                atota_stream_t net = atota_stream_posix_iface(s->stream);
+                net.ops->close(net.ctx);
             }
             if ((err = atota_module_boot(m, flash, host, mopts, &diag)))
                 return fail(flash_path, "cannot boot after a restart: %s",
@@ -360,6 +400,19 @@ int main(int argc, char **argv)
         rc = fail(NULL, "cannot start the HTTP client (libcurl)");
         goto out;
     }
+    if (!(s.stream = atota_stream_posix_new())) {
+        rc = fail(NULL, "cannot start the TCP/TLS streams (libcurl)");
+        goto out;
+    }
+    for (unsigned i = 0; i < o.connect_to_count; i++) {
+        /* checked by parse_options: only memory can fail here */
+        if ((err = atota_http_posix_connect_to(s.http, o.connect_to[i], &diag)) ||
+            (err = atota_stream_posix_connect_to(s.stream, o.connect_to[i], &diag))) {
+            rc = fail(o.connect_to[i], "--connect-to: %s", atota_diag_text(&diag, err));
+            goto out;
+        }
+        sim_log(&s, "virtual network: %s", o.connect_to[i]);
+    }
 
     const atota_flash_t *flash = atota_flash_sim_flash(sim);
     atota_module_host_t host = {
@@ -370,6 +423,7 @@ int main(int argc, char **argv)
         .restart = host_restart,
         .set_uart = host_set_uart,
         .http = atota_http_posix_iface(s.http),
+        .stream = atota_stream_posix_iface(s.stream),
     };
     atota_module_opts_t mopts = {.profile_name = o.module,
                                  .aps = o.ap_count ? o.aps : NULL,
@@ -391,6 +445,7 @@ int main(int argc, char **argv)
     rc = run(&s, m, flash, &host, &mopts, o.flash);
 
 out:
+    atota_stream_posix_free(s.stream);
     atota_http_posix_free(s.http);
     atota_uart_server_close(s.uart);
     atota_flash_sim_close(sim);

@@ -15,7 +15,8 @@
 #include "port/posix/flash_sim.h"
 
 static const char create_usage[] =
-    "atota flash create --module M --app IMAGE -o FLASH [--ota1 IMAGE] [--bootloader FILE]";
+    "atota flash create --module M --app IMAGE -o FLASH [--ota1 IMAGE] [--bootloader FILE]\n"
+    "                          [--at-customize CSV|BIN]";
 static const char info_usage[] =
     "atota flash info FLASH [--pt-offset N] [--chip TARGET] [--no-rollback]";
 
@@ -23,7 +24,41 @@ static const char info_usage[] =
 
 struct create_args {
     const char *module, *app, *ota1, *bootloader, *out;
+    const char *at_customize; /* a CSV or binary table replacing the profile's at_customize.bin */
 };
+
+#define AT_CUSTOMIZE_MAX_LEN (1u << 20)
+
+static void print_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static const char *env_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* Reads --at-customize: CSV as `atota part gen` reads it, or a binary table (AA 50), checked
+ * against the profile's at_customize region as the profile's own table is. */
+static int read_at_customize(const char *path, const atota_profile_t *profile,
+                             atota_partition_table_t *table)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    atota_diag_t diag = {{0}};
+    atota_err_t err = cli_read_file(path, AT_CUSTOMIZE_MAX_LEN, &data, &len, &diag);
+    if (err)
+        return cli_error(path, "%s", atota_diag_text(&diag, err));
+    atota_partition_opts_t opts = {.warn = print_warning, .getenv = env_lookup};
+    err = atota_profile_parse_at_customize(profile, data, len, &opts, table, &diag);
+    free(data);
+    if (err)
+        return cli_error(path, "%s", atota_diag_text(&diag, err));
+    return CLI_EXIT_OK;
+}
 
 /* Reads the image files and lays the flash out (core/ota/flash_layout.c checks them against the
  * profile before anything is written). */
@@ -37,6 +72,14 @@ static int build_flash(const struct create_args *a, const atota_profile_t *profi
     uint8_t *data[3] = {NULL, NULL, NULL};
     atota_diag_t diag = {{0}};
     int rc = CLI_EXIT_OK;
+    atota_partition_table_t *at_customize = NULL;
+    if (a->at_customize) {
+        at_customize = malloc(sizeof *at_customize);
+        if (!at_customize)
+            return cli_error(NULL, "out of memory");
+        rc = read_at_customize(a->at_customize, profile, at_customize);
+        layout.at_customize = at_customize;
+    }
     for (int i = 0; i < 3 && rc == CLI_EXIT_OK; i++) {
         if (!paths[i])
             continue;
@@ -55,6 +98,7 @@ static int build_flash(const struct create_args *a, const atota_profile_t *profi
     }
     for (int i = 0; i < 3; i++)
         free(data[i]);
+    free(at_customize);
     return rc;
 }
 
@@ -65,6 +109,7 @@ static int flash_create(int argc, char **argv)
         {"app", required_argument, 0, 'a'},
         {"ota1", required_argument, 0, '1'},
         {"bootloader", required_argument, 0, 'b'},
+        {"at-customize", required_argument, 0, 'c'},
         {"output", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -85,6 +130,9 @@ static int flash_create(int argc, char **argv)
             break;
         case 'b':
             a.bootloader = optarg;
+            break;
+        case 'c':
+            a.at_customize = optarg;
             break;
         case 'o':
             a.out = optarg;
@@ -118,8 +166,10 @@ static int flash_create(int argc, char **argv)
         if (err)
             rc = cli_error(a.out, "%s", atota_diag_text(&diag, err));
         else
-            printf("%s: %s flash image for %s (%s, %u MB)\n", a.out, profile->name,
-                   profile->module_name, profile->chip->name, profile->flash_size >> 20);
+            printf("%s: %s flash image for %s (%s, %u MB)%s%s\n", a.out, profile->name,
+                   profile->module_name, profile->chip->name, profile->flash_size >> 20,
+                   a.at_customize ? ", at_customize.bin from " : "",
+                   a.at_customize ? a.at_customize : "");
     }
     atota_flash_sim_close(sim);
     free(profile);

@@ -19,7 +19,10 @@ static const char usage[] =
     "  at --port PORT CMD...      send AT commands to a module (atota-sim or real) and print\n"
     "                             the replies; exit 0 when every one ends in OK\n"
     "  userota --port PORT URL    upgrade a module with AT+USEROTA from URL and check the new\n"
-    "                             version (atota userota --help)\n";
+    "                             version (atota userota --help)\n"
+    "  ciupdate --port PORT [...] upgrade a module with AT+CIUPDATE from its OTA server and show\n"
+    "                             its progress; --list the server's versions (AT+CIPFWVER?),\n"
+    "                             --state the last update's (atota ciupdate --help)\n";
 
 int main(int argc, char **argv)
 {
@@ -39,6 +42,8 @@ int main(int argc, char **argv)
         return cli_cmd_at(argc - 1, argv + 1);
     if (!strcmp(cmd, "userota"))
         return cli_cmd_userota(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ciupdate"))
+        return cli_cmd_ciupdate(argc - 1, argv + 1);
     fprintf(stderr, "atota: unknown command '%s'\n%s", cmd, usage);
     return CLI_EXIT_USAGE;
 }

@@ -115,7 +115,7 @@ static atota_at_rc_t userota_set(atota_at_t *at, void *ctx, const atota_at_param
     int64_t len;
     if (!atota_at_count(at, p, 1, 1) || !atota_at_int(at, p, 0, 1, USEROTA_URL_LEN_MAX, &len))
         return ATOTA_AT_ERROR;
-    if (atota_download_running(&m->download)) {
+    if (atota_module_ota_running(m)) {
         atota_module_log(m, "userota: refused: %s", atota_strerror(ATOTA_ERR_OTA_IN_PROGRESS));
         return ATOTA_AT_ERROR;
     }

@@ -256,6 +256,26 @@ static atota_err_t read_tables(atota_module_t *m, atota_diag_t *diag)
     return ATOTA_OK;
 }
 
+/* ATOTA's firmware completes a custom-partition update that a power cut interrupted after its
+ * commit point (core/ota/part_update.h) before anything reads the partition. */
+static atota_err_t complete_partition_update(atota_module_t *m, atota_diag_t *diag)
+{
+    if (m->at_customize.count == 0)
+        return ATOTA_OK;
+    char label[ATOTA_PT_NAME_LEN + 1] = "";
+    atota_diag_t d = {{0}};
+    atota_err_t err = atota_part_update_recover(m->flash, &m->table, &m->at_customize, label, &d);
+    if (err && is_power_loss(err))
+        return atota_diag_set(diag, err, "completing a partition update: %s",
+                              atota_diag_text(&d, err));
+    if (err)
+        atota_module_log(m, "ciupdate: an interrupted partition update was dropped: %s",
+                         atota_diag_text(&d, err));
+    else if (label[0])
+        atota_module_log(m, "ciupdate: completed the interrupted update of %s", label);
+    return ATOTA_OK;
+}
+
 /* nvs_flash_init on the `nvs` partition, with ESP-AT's retry: NO_FREE_PAGES / NEW_VERSION_FOUND
  * (a partition that is not NVS this code can use) -> nvs_flash_erase and init again. */
 static atota_err_t open_nvs(atota_module_t *m, atota_diag_t *diag)
@@ -375,7 +395,8 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     if (err)
         return err;
 
-    if ((err = read_fwconfig(m, diag)) || (err = open_nvs(m, diag)))
+    if ((err = complete_partition_update(m, diag)) || (err = read_fwconfig(m, diag)) ||
+        (err = open_nvs(m, diag)))
         return err;
     load_settings(m);
     m->uart_cur = m->sys.uart_def; /* the AT UART starts with the stored configuration */
@@ -398,8 +419,11 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     }
 
     atota_at_init(&m->at, host->write, host->ctx);
+    /* ESP-AT's order: base, Wi-Fi, the OTA commands (esp_at_ota_cmd_regist), UART, then the user
+     * commands (AT+USEROTA). */
     if ((err = atota_cmd_system_register(m)) || (err = atota_cmd_wifi_register(m)) ||
-        (err = atota_cmd_uart_register(m)) || (err = atota_cmd_userota_register(m)))
+        (err = atota_cmd_ciupdate_register(m)) || (err = atota_cmd_uart_register(m)) ||
+        (err = atota_cmd_userota_register(m)))
         return atota_diag_set(diag, err, "registering the AT commands: %s", atota_strerror(err));
 
     if (host->set_uart)
@@ -425,4 +449,5 @@ void atota_module_poll(atota_module_t *m)
         return;
     atota_wifi_poll(m);
     atota_download_poll(&m->download);
+    atota_ciupdate_poll(m);
 }

@@ -13,7 +13,9 @@
  *   cmd_wifi.c    AT+CWMODE, AT+CWDHCP, AT+CWAUTOCONN, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
  *                 AT+CIPSTA?, AT+CIPAP?, AT+CIPSTAMAC?, AT+CIPAPMAC?, AT+CIFSR, AT+CIPMUX,
  *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?
- * Later issues add cmd_userota.c, cmd_ciupdate.c, cmd_webserver.c.
+ *   cmd_userota.c AT+USEROTA
+ *   cmd_ciupdate.c AT+CIUPDATE, AT+CIPFWVER?
+ * Later issues add cmd_webserver.c.
  */
 #ifndef ATOTA_CORE_CMD_MODULE_H
 #define ATOTA_CORE_CMD_MODULE_H
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/at/at.h"
+#include "core/cmd/ciupdate.h"
 #include "core/cmd/wifi.h"
 #include "core/err.h"
 #include "core/fmt/fwconfig.h"
@@ -30,6 +33,7 @@
 #include "core/fmt/profile.h"
 #include "core/hal.h"
 #include "core/net/http.h"
+#include "core/net/stream.h"
 #include "core/ota/boot.h"
 #include "core/ota/download.h"
 
@@ -50,6 +54,9 @@ typedef struct {
     /* The host's network for the station (AT+USEROTA, AT+CIUPDATE); ops NULL: none. Usable only
      * while the virtual station is connected (atota_wifi_connected), as on a module. */
     atota_http_t http;
+    /* The host's TCP/TLS streams for the station (AT+CIUPDATE's raw requests, core/net/stream.h);
+     * ops NULL: none. Same rule as http. */
+    atota_stream_t stream;
 } atota_module_host_t;
 
 typedef struct {
@@ -103,6 +110,8 @@ typedef struct atota_module {
     atota_wifi_t wifi;
     /* AT+USEROTA (core/cmd/cmd_userota.c): the download running, if any */
     atota_download_t download;
+    /* AT+CIUPDATE and AT+CIPFWVER (core/cmd/cmd_ciupdate.c) */
+    atota_ciupdate_t ciupdate;
     /* the AT port */
     atota_at_t at;
     unsigned boots; /* how many times atota_module_boot ran over this flash in this process */
@@ -141,11 +150,19 @@ atota_err_t atota_module_save_settings(atota_module_t *m);
 atota_err_t atota_module_save_uart_def(atota_module_t *m);
 atota_err_t atota_module_save_sysstore(atota_module_t *m);
 
-/* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, UART, USEROTA. */
+/* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, CIUPDATE, UART,
+ * USEROTA. */
 atota_err_t atota_cmd_system_register(atota_module_t *m);
 atota_err_t atota_cmd_wifi_register(atota_module_t *m);
 atota_err_t atota_cmd_userota_register(atota_module_t *m);
 atota_err_t atota_cmd_uart_register(atota_module_t *m);
+atota_err_t atota_cmd_ciupdate_register(atota_module_t *m);
+
+/* AT+CIUPDATE's timer (the 3-minute limit); atota_module_poll calls it. */
+void atota_ciupdate_poll(atota_module_t *m);
+
+/* Whether an OTA of any kind (AT+USEROTA, AT+CIUPDATE) is running: one at a time. */
+bool atota_module_ota_running(const atota_module_t *m);
 
 /* AT+SYSFLASH's handlers (cmd_sysflash.c), in cmd_system.c's table (ctx is the module). */
 atota_at_rc_t atota_cmd_sysflash_query(atota_at_t *at, void *ctx, const atota_at_params_t *p);

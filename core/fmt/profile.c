@@ -152,16 +152,61 @@ atota_err_t atota_profile_load(const char *name, atota_profile_t *p, atota_diag_
         return err;
     p->at_customize.has_md5 = true;
 
+    atota_diag_t inner = {{0}};
+    if ((err = atota_profile_check_at_customize(p, &p->at_customize, &inner)))
+        return atota_diag_set(diag, err, "profile %s: at_customize.csv: %s", name,
+                              atota_diag_text(&inner, err));
+    return ATOTA_OK;
+}
+
+atota_err_t atota_profile_check_at_customize(const atota_profile_t *p,
+                                             const atota_partition_table_t *table,
+                                             atota_diag_t *diag)
+{
+    const atota_partition_t *region = atota_partition_find(&p->partitions, "at_customize");
+    if (!region || region->offset != p->at_customize_offset)
+        return atota_diag_set(diag, ATOTA_ERR_PROFILE_UNKNOWN,
+                              "profile %s: no at_customize partition at 0x%x", p->name,
+                              p->at_customize_offset);
     /* esp-at-ota.md §5.2: the sub-partitions start one sector after the table and stay inside
      * the at_customize region. */
-    for (unsigned i = 0; i < p->at_customize.count; i++) {
-        const atota_partition_t *e = &p->at_customize.entries[i];
-        if (e->offset < region->offset + ATOTA_FLASH_SECTOR_SIZE ||
-            (uint64_t)e->offset + e->size > (uint64_t)region->offset + region->size)
+    uint32_t first = region->offset + ATOTA_FLASH_SECTOR_SIZE;
+    uint64_t end = (uint64_t)region->offset + region->size;
+    for (unsigned i = 0; i < table->count; i++) {
+        const atota_partition_t *e = &table->entries[i];
+        if (e->offset < first || (uint64_t)e->offset + e->size > end)
             return atota_diag_set(diag, ATOTA_ERR_PT_INVALID,
-                                  "profile %s: at_customize partition '%s' (0x%x, 0x%x) is "
-                                  "outside the at_customize region (0x%x, 0x%x)",
-                                  name, e->name, e->offset, e->size, region->offset, region->size);
+                                  "partition '%s' invalid: 0x%x bytes at 0x%x are outside the "
+                                  "at_customize region of %s (0x%x-0x%llx; its partitions go "
+                                  "from 0x%x, after the table's sector)",
+                                  e->name, e->size, e->offset, p->name, region->offset,
+                                  (unsigned long long)end - 1, first);
     }
+    return ATOTA_OK;
+}
+
+atota_err_t atota_profile_parse_at_customize(const atota_profile_t *p, const uint8_t *data,
+                                             size_t len, const atota_partition_opts_t *opts,
+                                             atota_partition_table_t *table, atota_diag_t *diag)
+{
+    /* The profile's own table is parsed at the at_customize offset, for the module's flash. */
+    atota_partition_opts_t o = {0};
+    if (opts)
+        o = *opts;
+    o.table_offset = p->at_customize_offset;
+    o.flash_size = p->flash_size;
+    o.disable_md5sum = false;
+    atota_err_t err;
+    /* A binary table starts with an entry's magic AA 50 (esp-idf-formats.md §4); a CSV is text. */
+    if (len >= 2 && data[0] == 0xAA && data[1] == 0x50) {
+        if ((err = atota_partition_table_parse_bin(data, len, table, diag)) ||
+            (err = atota_partition_table_verify(table, &o, diag)))
+            return err;
+    } else if ((err = atota_partition_table_parse_csv((const char *)data, len, &o, table, diag))) {
+        return err;
+    }
+    if ((err = atota_profile_check_at_customize(p, table, diag)))
+        return err;
+    table->has_md5 = true; /* ESP-AT's at_customize.bin carries the MD5 row (§5.2) */
     return ATOTA_OK;
 }

@@ -39,6 +39,27 @@ typedef struct {
  * must lie inside the at_customize partition, after the table's own sector. */
 atota_err_t atota_profile_load(const char *name, atota_profile_t *profile, atota_diag_t *diag);
 
+/* Checks an at_customize table against the profile's at_customize region, the check
+ * atota_profile_load makes on the profile's own table: every partition starts at or after the
+ * sector that follows the table (region offset + 0x1000) and ends inside the region
+ * (esp-at-ota.md §5.2). Errors: ATOTA_ERR_PT_INVALID with diag naming the first partition outside
+ * and the region; ATOTA_ERR_PROFILE_UNKNOWN when the profile has no at_customize partition. */
+atota_err_t atota_profile_check_at_customize(const atota_profile_t *profile,
+                                             const atota_partition_table_t *table,
+                                             atota_diag_t *diag);
+
+/* Parses an at_customize table meant to replace the profile's (`atota flash create
+ * --at-customize`): a binary table when data starts with an entry's magic AA 50 (parsed, then
+ * verified as gen_esp32part verifies a binary input), otherwise gen_esp32part CSV text. Both are
+ * read with the profile's table offset and flash size, then checked with
+ * atota_profile_check_at_customize. The result has has_md5 set, as the profile's own table (the
+ * at_customize.bin ESP-AT builds has the MD5 row). opts gives only the warning callback and
+ * $VAR lookup (may be NULL); its offsets and sizes are ignored. Errors: the parser's and the
+ * check's, diag in gen_esp32part's words ("line 3: ...", "partition 'x' invalid: ..."). */
+atota_err_t atota_profile_parse_at_customize(const atota_profile_t *profile, const uint8_t *data,
+                                             size_t len, const atota_partition_opts_t *opts,
+                                             atota_partition_table_t *table, atota_diag_t *diag);
+
 /* The name of the i-th profile (sorted), or NULL past the last. */
 const char *atota_profile_name(unsigned i);
 

@@ -23,7 +23,10 @@ typedef struct {
     const char *ca_file;  /* https: verify the server against this CA; NULL: no verification,
                              as ESP-AT (esp-at-ota.md §2.3) */
     uint32_t connect_timeout_ms;
-    uint32_t stall_timeout_ms; /* no byte for this long: ATOTA_ERR_NET_TIMEOUT */
+    uint32_t stall_timeout_ms;  /* no byte for this long: ATOTA_ERR_NET_TIMEOUT */
+    const char *const *headers; /* extra request headers "Name: value", NULL-terminated list;
+                                   NULL: none. One replaces the port's own header of the same
+                                   name (User-Agent...). */
 } atota_http_request_t;
 
 typedef struct {
@@ -48,7 +51,8 @@ typedef struct {
 
 typedef struct {
     /* Starts a GET. The request strings are copied. ATOTA_ERR_STATE when one is running,
-     * ATOTA_ERR_NET_URL for a URL the port cannot use. */
+     * ATOTA_ERR_NET_URL for a URL the port cannot use, ATOTA_ERR_INVALID_ARG for a header that
+     * is not "Name: value" on one line. */
     atota_err_t (*get)(void *ctx, const atota_http_request_t *request,
                        const atota_http_sink_t *sink, void *sink_ctx);
     /* Stops the running GET (on_done follows with ATOTA_ERR_STATE); no-op when idle. */

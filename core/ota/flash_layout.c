@@ -95,6 +95,13 @@ atota_err_t atota_flash_layout_write(const atota_flash_t *flash, const atota_pro
     for (int i = 0; i < 2; i++)
         if (apps[i]->data && (err = check_image(apps[i], profile, targets[i], false, diag)))
             return err;
+    const atota_partition_table_t *at_customize =
+        images->at_customize ? images->at_customize : &profile->at_customize;
+    if (images->at_customize) {
+        atota_diag_t d = {{0}};
+        if ((err = atota_profile_check_at_customize(profile, at_customize, &d)))
+            return atota_diag_set(diag, err, "at_customize: %s", atota_diag_text(&d, err));
+    }
 
     if (images->bootloader.data && (err = program(flash, boot_area.offset, images->bootloader.data,
                                                   images->bootloader.len, "bootloader", diag)))
@@ -109,7 +116,7 @@ atota_err_t atota_flash_layout_write(const atota_flash_t *flash, const atota_pro
 
     /* at_customize.bin at the start of the at_customize partition (esp-at-ota.md §5.2); its
      * sub-partitions stay erased, as after `AT+SYSFLASH=0,...`. */
-    if ((err = atota_partition_table_write_bin(&profile->at_customize, buf, diag)) ||
+    if ((err = atota_partition_table_write_bin(at_customize, buf, diag)) ||
         (err = program(flash, profile->at_customize_offset, buf, sizeof buf, "at_customize.bin",
                        diag)))
         return err;

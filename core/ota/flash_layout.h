@@ -32,14 +32,20 @@ typedef struct {
     atota_flash_layout_image_t app;        /* required: the first OTA slot (ota_0), or factory */
     atota_flash_layout_image_t ota1;       /* optional: the second OTA slot (ota_1) */
     atota_flash_layout_image_t bootloader; /* optional: at the chip's bootloader offset */
+    /* optional: written as at_customize.bin instead of the profile's table (as given, with its
+     * MD5 row when has_md5; atota_profile_parse_at_customize makes one); NULL: the profile's */
+    const atota_partition_table_t *at_customize;
 } atota_flash_layout_t;
 
-/* Checks every image against the profile first (chip, a valid image, fits its partition) and
- * only then erases and programs: a refused image leaves the flash untouched. The flash should be
+/* Checks every image against the profile first (chip, a valid image, fits its partition), and a
+ * replacement at_customize table against the profile's at_customize region
+ * (atota_profile_check_at_customize), and only then erases and programs: a refused input leaves
+ * the flash untouched. The flash should be
  * erased (a new one); the sectors each piece occupies are erased before they are programmed.
  * Errors: ATOTA_ERR_INVALID_ARG (no app, the profile has no slot for one), the image's error with
- * a message that starts with its name ("app.bin: not a valid app image for ESP32 ..."), or the
- * flash's error. */
+ * a message that starts with its name ("app.bin: not a valid app image for ESP32 ..."), the
+ * at_customize check's error ("at_customize: partition 'x' invalid: ..."), or the flash's
+ * error. */
 atota_err_t atota_flash_layout_write(const atota_flash_t *flash, const atota_profile_t *profile,
                                      const atota_flash_layout_t *images, atota_diag_t *diag);
 

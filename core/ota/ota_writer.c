@@ -94,6 +94,31 @@ static atota_err_t check_running_confirmed(atota_ota_writer_t *w, int running_in
     return ATOTA_OK;
 }
 
+atota_err_t atota_ota_writer_next_slot(const atota_partition_table_t *table,
+                                       const atota_partition_t *running,
+                                       atota_ota_slot_choice_t *choice, atota_diag_t *diag)
+{
+    memset(choice, 0, sizeof *choice);
+    const atota_partition_t *slots[MAX_OTA_SLOTS];
+    unsigned count = atota_boot_ota_slots(table, slots);
+    if (count == 0)
+        return atota_diag_set(diag, ATOTA_ERR_NO_OTA_SLOT,
+                              "the partition table has no OTA app slot (ota_0)");
+    /* esp_ota_get_next_update_partition(running): the slot after the running one, wrapping;
+     * ota_0 when the running app is not an OTA slot. */
+    int running_index = slot_index_of(slots, count, running);
+    int target = running_index < 0 ? 0 : (running_index + 1) % (int)count;
+    if (target == running_index)
+        return atota_diag_set(diag, ATOTA_ERR_NO_OTA_SLOT,
+                              "the only OTA slot (%s) is the running app: no slot to update",
+                              slots[0]->name);
+    choice->slot = slots[target];
+    choice->index = (unsigned)target;
+    choice->count = count;
+    choice->running_index = running_index;
+    return ATOTA_OK;
+}
+
 atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer_opts_t *opts,
                                    atota_diag_t *diag)
 {
@@ -104,19 +129,10 @@ atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer
     w->opts = *opts;
     const atota_partition_table_t *table = opts->table;
 
-    const atota_partition_t *slots[MAX_OTA_SLOTS];
-    unsigned count = atota_boot_ota_slots(table, slots);
-    if (count == 0)
-        return atota_diag_set(diag, ATOTA_ERR_NO_OTA_SLOT,
-                              "the partition table has no OTA app slot (ota_0)");
-    /* esp_ota_get_next_update_partition(running): the slot after the running one, wrapping;
-     * ota_0 when the running app is not an OTA slot. */
-    int running_index = slot_index_of(slots, count, opts->running);
-    int target = running_index < 0 ? 0 : (running_index + 1) % (int)count;
-    if (target == running_index)
-        return atota_diag_set(diag, ATOTA_ERR_NO_OTA_SLOT,
-                              "the only OTA slot (%s) is the running app: no slot to update",
-                              slots[0]->name);
+    atota_ota_slot_choice_t choice;
+    atota_err_t err = atota_ota_writer_next_slot(table, opts->running, &choice, diag);
+    if (err)
+        return err;
     const atota_partition_t *otadata =
         atota_partition_find_type(table, ATOTA_PT_TYPE_DATA, ATOTA_PT_SUBTYPE_DATA_OTA);
     if (!otadata)
@@ -127,7 +143,7 @@ atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer
                               "otadata partition is 0x%x bytes, must be 0x%x", otadata->size,
                               ATOTA_OTADATA_SIZE);
 
-    const atota_partition_t *slot = slots[target];
+    const atota_partition_t *slot = choice.slot;
     if (slot->offset % ATOTA_FLASH_SECTOR_SIZE || slot->size % ATOTA_FLASH_SECTOR_SIZE ||
         slot->size == 0 || slot->offset > opts->flash->size ||
         slot->size > opts->flash->size - slot->offset)
@@ -136,12 +152,12 @@ atota_err_t atota_ota_writer_begin(atota_ota_writer_t *w, const atota_ota_writer
                               "the 0x%x-byte flash",
                               slot->name, slot->offset, slot->size, opts->flash->size);
     w->slot = *slot;
-    w->slot_index = (unsigned)target;
-    w->slot_count = count;
+    w->slot_index = choice.index;
+    w->slot_count = choice.count;
     w->otadata_offset = otadata->offset;
 
-    if (opts->rollback_enabled && running_index >= 0) {
-        atota_err_t err = check_running_confirmed(w, running_index, diag);
+    if (opts->rollback_enabled && choice.running_index >= 0) {
+        err = check_running_confirmed(w, choice.running_index, diag);
         if (err) {
             memset(w, 0, sizeof *w);
             return err;

@@ -65,6 +65,23 @@ typedef struct {
     atota_diag_t diag;
 } atota_ota_writer_t;
 
+/* esp_ota_get_next_update_partition(running), the choice atota_ota_writer_begin makes. */
+typedef struct {
+    const atota_partition_t *slot; /* the OTA slot the next app update writes (in the table) */
+    unsigned index;                /* its number N (ota_N) */
+    unsigned count;                /* the table's OTA slots (ota_0 .. ota_{count-1}) */
+    int running_index;             /* the running app's N; -1 when it is not an OTA slot */
+} atota_ota_slot_choice_t;
+
+/* The OTA slot after `running`, wrapping; ota_0 when running is not an OTA slot (factory, test,
+ * NULL). A slot is recognised by offset and subtype, so running may be a copy (the boot result's
+ * partition). ATOTA_ERR_NO_OTA_SLOT when the table has no ota_0, or when its only OTA slot is the
+ * running one. Reads no flash and checks nothing about the slot's geometry. Used by the OTA writer
+ * and by the partition updater (core/ota/part_update.h), which stages in the same slot. */
+atota_err_t atota_ota_writer_next_slot(const atota_partition_table_t *table,
+                                       const atota_partition_t *running,
+                                       atota_ota_slot_choice_t *choice, atota_diag_t *diag);
+
 /* esp_ota_begin with sequential erase: chooses the next OTA slot after opts->running, wrapping
  * (ota_0 when running factory or test, or when running is NULL). Erases nothing. *w is
  * overwritten whatever it held (abort an open writer first); opts is copied, and what its pointers

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include <mbedtls/base64.h>
+
 /* ---- small text helpers -------------------------------------------------------------------- */
 
 /* The length of s as a C string, but at most cap (strnlen without POSIX). */
@@ -369,6 +371,66 @@ atota_err_t atota_iot_download_reader_closed(atota_iot_download_reader_t *r, ato
                               (long long)r->recv_len, (long long)r->total_len);
     r->done = true;
     return ATOTA_OK;
+}
+
+/* ---- the digest of a download (RFC 9530 Repr-Digest) ---------------------------------------- */
+
+#define DIGEST_FIELD  "repr-digest:"
+#define DIGEST_MEMBER "sha-256=:"
+#define DIGEST_B64    44u /* base64 of 32 bytes */
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool starts_nocase(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (len < n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(s[i]) != prefix[i])
+            return false;
+    return true;
+}
+
+bool atota_iot_digest_parse(const char *head, size_t len, uint8_t sha256[32])
+{
+    for (size_t i = 0; i < len; i++) {
+        if (i > 0 && head[i - 1] != '\n')
+            continue;
+        if (!starts_nocase(head + i, len - i, DIGEST_FIELD))
+            continue;
+        size_t p = i + sizeof DIGEST_FIELD - 1;
+        while (p < len && (head[p] == ' ' || head[p] == '\t'))
+            p++;
+        /* One member is what the server sends; a list with sha-256 first is read too. */
+        if (!starts_nocase(head + p, len - p, DIGEST_MEMBER))
+            return false;
+        p += sizeof DIGEST_MEMBER - 1;
+        if (len - p < DIGEST_B64 + 1 || head[p + DIGEST_B64] != ':')
+            return false;
+        size_t out = 0;
+        if (mbedtls_base64_decode(sha256, 32, &out, (const unsigned char *)head + p, DIGEST_B64) !=
+                0 ||
+            out != 32)
+            return false;
+        return true;
+    }
+    return false;
+}
+
+char *atota_iot_digest_value(const uint8_t sha256[32], char *out)
+{
+    size_t n = 0;
+    memcpy(out, DIGEST_MEMBER, sizeof DIGEST_MEMBER - 1);
+    size_t at = sizeof DIGEST_MEMBER - 1;
+    /* 32 bytes always encode to 44 characters and a NUL: the buffer is large enough. */
+    (void)mbedtls_base64_encode((unsigned char *)out + at, DIGEST_B64 + 1, &n, sha256, 32);
+    out[at + n] = ':';
+    out[at + n + 1] = '\0';
+    return out;
 }
 
 /* ---- the AT+CIPFWVER listing --------------------------------------------------------------- */

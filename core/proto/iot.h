@@ -143,6 +143,18 @@ atota_err_t atota_iot_download_reader_feed(atota_iot_download_reader_t *r, const
  * ATOTA_ERR_NET_RESET. */
 atota_err_t atota_iot_download_reader_closed(atota_iot_download_reader_t *r, atota_diag_t *diag);
 
+/* The file's SHA-256 from the headers of a download reply: `Repr-Digest: sha-256=:<base64>:`
+ * (RFC 9530; atota-server sends it, ESP-AT ignores it). head is the response up to the end of its
+ * headers (len bytes, not NUL-terminated); the field name is matched without regard to case at the
+ * start of a line. Returns true and the digest when the field is there with a well-formed
+ * sha-256 member, false otherwise (then the caller checks the length only). */
+bool atota_iot_digest_parse(const char *head, size_t len, uint8_t sha256[32]);
+
+/* The header's value for a digest: "sha-256=:<44 base64 characters>:" and a NUL (out holds at
+ * least ATOTA_IOT_DIGEST_VALUE_MAX bytes). Returns out. */
+#define ATOTA_IOT_DIGEST_VALUE_MAX 56u
+char *atota_iot_digest_value(const uint8_t sha256[32], char *out);
+
 /* ---- the AT+CIPFWVER listing, scraped as ESP-AT does (§3.6) -------------------------------- */
 
 /* For every `"version": ` in body (a C string: scanning stops at a NUL), from the byte after it to

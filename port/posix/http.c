@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "port/posix/connect_to.h"
+
 typedef struct {
     curl_socket_t fd;
     int what; /* CURL_POLL_IN / OUT / INOUT */
@@ -21,6 +23,7 @@ typedef struct {
 
 struct atota_http_posix {
     CURLM *multi;
+    struct curl_slist *connect_to; /* the virtual network's mappings (CURLOPT_CONNECT_TO) */
     /* the running GET, or NULL */
     CURL *easy;
     struct curl_slist *headers;
@@ -379,6 +382,50 @@ static void socket_action(atota_http_posix_t *h, curl_socket_t fd, int events)
     h->in_curl--;
 }
 
+/* "Name: value" on one line: a token, a colon, no CR or LF anywhere (RFC 9110 §5.1). */
+static bool header_usable(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line || strpbrk(line, "\r\n"))
+        return false;
+    for (const char *p = line; p < colon; p++)
+        if (*p <= ' ' || *p >= 127 || strchr("\"(),/;<=>?@[\\]{}", *p))
+            return false;
+    return true;
+}
+
+/* The request's headers for libcurl: If-Range, then the caller's (each replaces libcurl's own
+ * header of that name, CURLOPT_HTTPHEADER). NULL with *err set when one is refused. */
+static struct curl_slist *request_headers(const atota_http_request_t *rq, atota_err_t *err)
+{
+    struct curl_slist *headers = NULL, *l;
+    *err = ATOTA_OK;
+    if (rq->range_from > 0 && rq->if_range && rq->if_range[0]) {
+        char line[sizeof "If-Range: " + ATOTA_HTTP_VALIDATOR_MAX];
+        snprintf(line, sizeof line, "If-Range: %s", rq->if_range);
+        if (!(headers = curl_slist_append(NULL, line))) {
+            *err = ATOTA_ERR_NO_MEM;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
+        if (!header_usable(rq->headers[i])) {
+            *err = ATOTA_ERR_INVALID_ARG;
+            break;
+        }
+        if (!(l = curl_slist_append(headers, rq->headers[i]))) {
+            *err = ATOTA_ERR_NO_MEM;
+            break;
+        }
+        headers = l;
+    }
+    if (*err) {
+        curl_slist_free_all(headers);
+        return NULL;
+    }
+    return headers;
+}
+
 /* A URL libcurl can use, over http or https only. */
 static bool url_usable(const char *url)
 {
@@ -405,17 +452,14 @@ static atota_err_t http_get(void *ctx, const atota_http_request_t *rq,
         return ATOTA_ERR_STATE;
     if (!url_usable(rq->url))
         return ATOTA_ERR_NET_URL;
+    atota_err_t herr;
+    struct curl_slist *headers = request_headers(rq, &herr);
+    if (herr)
+        return herr;
     CURL *e = curl_easy_init();
-    if (!e)
+    if (!e) {
+        curl_slist_free_all(headers);
         return ATOTA_ERR_NO_MEM;
-    struct curl_slist *headers = NULL;
-    if (rq->range_from > 0 && rq->if_range && rq->if_range[0]) {
-        char line[sizeof "If-Range: " + ATOTA_HTTP_VALIDATOR_MAX];
-        snprintf(line, sizeof line, "If-Range: %s", rq->if_range);
-        if (!(headers = curl_slist_append(NULL, line))) {
-            curl_easy_cleanup(e);
-            return ATOTA_ERR_NO_MEM;
-        }
     }
     h->errbuf[0] = '\0';
     bool ok = true;
@@ -457,6 +501,8 @@ static atota_err_t http_get(void *ctx, const atota_http_request_t *rq,
     }
     if (headers)
         SET(CURLOPT_HTTPHEADER, headers);
+    if (h->connect_to)
+        SET(CURLOPT_CONNECT_TO, h->connect_to);
 #undef SET
     if (!ok) {
         curl_slist_free_all(headers);
@@ -530,6 +576,7 @@ void atota_http_posix_free(atota_http_posix_t *h)
         curl_slist_free_all(h->headers);
     }
     curl_multi_cleanup(h->multi);
+    curl_slist_free_all(h->connect_to);
     free(h);
     if (g_clients && --g_clients == 0)
         curl_global_cleanup();
@@ -539,6 +586,11 @@ atota_http_t atota_http_posix_iface(atota_http_posix_t *h)
 {
     atota_http_t t = {&http_ops, h};
     return t;
+}
+
+atota_err_t atota_http_posix_connect_to(atota_http_posix_t *h, const char *spec, atota_diag_t *diag)
+{
+    return atota_connect_to_append(&h->connect_to, spec, diag);
 }
 
 int atota_http_posix_pollfds(atota_http_posix_t *h, struct pollfd *fds, int max, int *timeout_ms)

@@ -6,10 +6,13 @@
  * What a GET does, as ESP-AT's esp_http_client (esp-at-ota.md §2.3): HTTP/1.1,
  * "User-Agent: ESP32 HTTP Client/1.0", redirects followed (at most 10), no proxy, https verified
  * only when the request names a CA file (else, like CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY, not
- * at all). With range_from: "Range: bytes=N-" and "If-Range: <validator>". Timeouts: connect
- * (connect_timeout_ms, the TLS handshake included; libcurl's), and stall (no byte from the
- * server for stall_timeout_ms once the request is on a connection; this client's own timer, run
- * by perform); no overall limit (the core has one). 0: none (libcurl's connect default).
+ * at all). With range_from: "Range: bytes=N-" and "If-Range: <validator>". The request's own
+ * headers follow: one with the name of a header libcurl sends (User-Agent, Host, Accept)
+ * replaces it, and one with no value ("Accept:") removes it (CURLOPT_HTTPHEADER).
+ * Timeouts: connect (connect_timeout_ms, the TLS handshake included; libcurl's), and stall (no
+ * byte from the server for stall_timeout_ms once the request is on a connection; this client's
+ * own timer, run by perform); no overall limit (the core has one). 0: none (libcurl's connect
+ * default).
  *
  * How a transfer ends (on_done, once):
  *   ATOTA_OK                the whole body: Content-Length reached or the last chunk read
@@ -56,6 +59,13 @@ void atota_http_posix_free(atota_http_posix_t *h);
 
 /* The client as the core's interface (valid as long as h). */
 atota_http_t atota_http_posix_iface(atota_http_posix_t *h);
+
+/* Adds a "HOST:PORT:HOST2:PORT2" mapping (curl's --connect-to, port/posix/connect_to.h;
+ * repeatable, the first that matches wins) for the GETs started after this call, redirects
+ * included. ATOTA_ERR_INVALID_ARG for a spec that is not one (diag, may be NULL, says what is
+ * wrong), ATOTA_ERR_NO_MEM. */
+atota_err_t atota_http_posix_connect_to(atota_http_posix_t *h, const char *spec,
+                                        atota_diag_t *diag);
 
 /* Fills fds (room for max entries; ATOTA_HTTP_POSIX_MAX_POLLFDS is always enough) with the
  * sockets to poll for now and returns how many; lowers *timeout_ms (-1: none yet) to when

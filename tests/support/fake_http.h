@@ -53,6 +53,7 @@ typedef struct {
     uint32_t stall_timeout_ms;
     bool had_ca_file;
     char url[512];
+    char headers[512]; /* the extra request headers of the last GET, one per line */
 } fake_http_t;
 
 static inline void fake_http_init(fake_http_t *f, const uint8_t *image, size_t len,
@@ -82,6 +83,11 @@ static inline atota_err_t fake_http_get(void *ctx, const atota_http_request_t *r
     snprintf(f->url, sizeof f->url, "%s", rq->url);
     f->stall_timeout_ms = rq->stall_timeout_ms;
     f->had_ca_file = rq->ca_file != NULL;
+    f->headers[0] = '\0';
+    for (const char *const *h = rq->headers; h && *h; h++) {
+        size_t n = strlen(f->headers);
+        snprintf(f->headers + n, sizeof f->headers - n, "%s\n", *h);
+    }
     f->active = true;
     f->headers_sent = false;
     f->req = i;

@@ -8,6 +8,7 @@
 #include "core/fmt/fwconfig.h"
 #include "core/fmt/otadata.h"
 #include "support/fake_http.h"
+#include "support/app_config.h"
 #include "support/capture_host.h"
 #include "support/fixture.h"
 
@@ -29,56 +30,6 @@ typedef struct {
     size_t image_len;
 } rig_t;
 
-/* An app image: a descriptor, a DROM segment of `size` pseudo-random bytes and, when config is
- * given, a firmware-configuration block with these KEY=VALUE lines ("k=v\nk=v"). */
-static size_t build_app(const char *version, size_t size, const char *config, uint8_t **out)
-{
-    uint8_t *payload = malloc(size);
-    assert_non_null(payload);
-    uint32_t x = 88172645u;
-    for (size_t i = 0; i < size; i++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        payload[i] = (uint8_t)x;
-    }
-    atota_image_build_segment_t seg[2];
-    memset(seg, 0, sizeof seg);
-    uint8_t block[ATOTA_FWCONFIG_MAX_LEN];
-    unsigned nseg = 0;
-    if (config) {
-        atota_fwconfig_t c;
-        atota_fwconfig_defaults(&c);
-        char kv[256];
-        snprintf(kv, sizeof kv, "%s", config);
-        for (char *line = strtok(kv, "\n"); line; line = strtok(NULL, "\n"))
-            assert_int_equal(atota_fwconfig_set(&c, line, NULL), ATOTA_OK);
-        size_t n = atota_fwconfig_encode(&c, block, sizeof block);
-        assert_true(n > 0);
-        seg[nseg].data = block;
-        seg[nseg++].len = (uint32_t)n;
-    }
-    seg[nseg].data = payload;
-    seg[nseg++].len = (uint32_t)size;
-    atota_image_build_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.chip_id = ATOTA_CHIP_ESP32;
-    o.version = version;
-    o.project_name = "esp-at";
-    o.time = "08:21:45";
-    o.date = "May  8 2024";
-    o.idf_ver = "v5.4.4";
-    o.segments = seg;
-    o.segment_count = nseg;
-    size_t cap = atota_image_build_size(&o);
-    assert_true(cap > 0);
-    uint8_t *buf = malloc(cap);
-    assert_non_null(buf);
-    size_t len = 0;
-    assert_int_equal(atota_image_build(&o, buf, cap, &len, NULL), ATOTA_OK);
-    free(payload);
-    *out = buf;
-    return len;
-}
-
 /* The flash `atota flash create --module esp32-wroom-32` makes: tables, v1 in ota_0 (with
  * v1_config as its firmware configuration), otadata erased. The fake serves v2 (~200 KB). */
 static rig_t *rig_new(const char *v1_config)
@@ -94,10 +45,10 @@ static rig_t *rig_new(const char *v1_config)
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
     uint8_t *v1;
-    size_t n = build_app("v4.1.0.0", 3000, v1_config, &v1);
+    size_t n = fx_build_app_config("v4.1.0.0", 3000, v1_config, &v1);
     memcpy(data + r->ota0->offset, v1, n);
     free(v1);
-    r->image_len = build_app("v4.2.0.0", 200 * 1024, NULL, &r->image);
+    r->image_len = fx_build_app_config("v4.2.0.0", 200 * 1024, NULL, &r->image);
     fake_http_init(&r->http, r->image, r->image_len, ETAG);
     r->hs.now = 1000;
     fx_host_init(&r->host, &r->hs);

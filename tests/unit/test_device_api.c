@@ -6,7 +6,8 @@
  * request bytes, makes ONE first read of at most 1024 bytes as soon as data arrives, scrapes it,
  * then streams the rest up to Content-Length. Checked: the recommended version, byte-exact files,
  * the first read holding headers and the magic (100 times over each transport), a wrong token and
- * another product's version getting no firmware, replies under ESP-AT's limits, AT+CIPFWVER.
+ * another product's version getting no firmware, replies under ESP-AT's limits, AT+CIPFWVER, and
+ * the download's Repr-Digest (RFC 9530) naming the SHA-256 of the bytes served.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -18,12 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 
 #include "core/proto/iot.h"
+#include "core/util/hash.h"
 #include "server/auth.h"
 #include "server/server.h"
 #include "support/check.h"
@@ -32,6 +35,10 @@
 #define V1      "v1.0.0.0"
 #define V2      "v2.0.0.0"
 #define V_OTHER "v9.0.0.0"
+
+/* The download's header block, status line to blank line: "well under" the device's 1024-byte
+ * first read (esp-at-ota.md §3.5), which must also hold the first body bytes. */
+#define HEADER_BLOCK_MAX 512u
 
 typedef struct {
     char dir[64];
@@ -448,6 +455,44 @@ static atota_err_t device_download(rig_t *r, bool tls, const char *token, const 
     return err;
 }
 
+/* The first read's header block is at most HEADER_BLOCK_MAX bytes, and its Repr-Digest is
+ * "sha-256=:<base64 of the SHA-256 of the body received>:" (RFC 9530). */
+static void expect_download_headers(const char *what, const download_t *dl)
+{
+    const char *end = strstr(dl->first_text, "\r\n\r\n");
+    if (!end) {
+        print_error("%s: no end of headers in the first read (%zu bytes)\n", what, dl->first_read);
+        fail();
+    }
+    size_t block = (size_t)(end + 4 - dl->first_text);
+    if (block > HEADER_BLOCK_MAX) {
+        print_error("%s: the header block is %zu bytes, expected at most %u:\n%.*s\n", what, block,
+                    HEADER_BLOCK_MAX, (int)block, dl->first_text);
+        fail();
+    }
+    uint8_t digest[ATOTA_SHA256_LEN];
+    atota_sha256(dl->body, dl->len, digest);
+    char want[128] = "Repr-Digest: sha-256=:";
+    size_t used = strlen(want), b64 = 0;
+    assert_int_equal(mbedtls_base64_encode((unsigned char *)want + used, sizeof want - used, &b64,
+                                           digest, sizeof digest),
+                     0);
+    snprintf(want + used + b64, sizeof want - used - b64, ":\r\n");
+    const char *got = strstr(dl->first_text, "\r\nRepr-Digest: ");
+    if (!got || got > end) {
+        print_error("%s: no Repr-Digest header; expected '%.*s' in:\n%.*s\n", what,
+                    (int)strlen(want) - 2, want, (int)block, dl->first_text);
+        fail();
+    }
+    got += 2;
+    if (strncmp(got, want, strlen(want)) != 0) {
+        const char *eol = strstr(got, "\r\n");
+        print_error("%s: expected '%.*s', got '%.*s'\n", what, (int)strlen(want) - 2, want,
+                    (int)(eol - got), got);
+        fail();
+    }
+}
+
 /* Sends request bytes and reads the whole response (to Content-Length or the close). */
 static size_t raw_exchange(rig_t *r, bool tls, const char *req, char *out, size_t cap)
 {
@@ -510,6 +555,7 @@ static void check_update(rig_t *r, bool tls)
     /* identity encoding although the device offers gzip */
     assert_null(strstr(dl.first_text, "Content-Encoding"));
     assert_null(strstr(dl.first_text, "Transfer-Encoding"));
+    expect_download_headers("ota.bin", &dl);
     free(dl.body);
     expect_device_seen(r, r->key_a, V2, V2, "ota.bin");
 
@@ -518,6 +564,7 @@ static void check_update(rig_t *r, bool tls)
              &d);
     assert_int_equal(dl.len, r->mqtt_ca_len);
     fx_expect_bytes("mqtt_ca.bin", dl.body, r->mqtt_ca, r->mqtt_ca_len);
+    expect_download_headers("mqtt_ca.bin", &dl);
     free(dl.body);
     expect_device_seen(r, r->key_a, V2, V2, "mqtt_ca.bin");
 
@@ -525,6 +572,7 @@ static void check_update(rig_t *r, bool tls)
     check_ok("download v1", device_download(r, tls, r->key_a, V1, "ota", true, &dl, &d), &d);
     assert_int_equal(dl.len, r->ota_v1_len);
     fx_expect_bytes("v1 ota.bin", dl.body, r->ota_v1, r->ota_v1_len);
+    expect_download_headers("v1 ota.bin (HTTP/1.0)", &dl);
     free(dl.body);
 }
 
@@ -555,6 +603,7 @@ static void check_first_read_repeated(rig_t *r, bool tls)
         assert_non_null(strstr(dl.first_text, "Content-Length: "));
         assert_int_equal(dl.len, r->ota_v2_len);
         assert_memory_equal(dl.body, r->ota_v2, r->ota_v2_len);
+        expect_download_headers("ota.bin", &dl);
         free(dl.body);
     }
 }

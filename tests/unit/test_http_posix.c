@@ -3,11 +3,14 @@
  * (tests/e2e/lib/http_server.py, started here over plain HTTP and over TLS): what the sink sees
  * for 200, chunked, redirects, Range and If-Range, 416 and 404, and how each fault the server can
  * inject ends (reset, truncation, stall, TLS with no/right/wrong CA, refused connection), cancel
- * and a refusing callback. The server's request log checks what went on the wire.
+ * and a refusing callback. The server's request log checks what went on the wire. A one-shot
+ * server in a thread of this process records a request's whole head: the caller's own headers
+ * and the connect-to mapping (the Host the firmware names, the server it reaches).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,6 +158,62 @@ static int group_teardown(void **state)
     return fx_rm_tree(g_dir) == 0 ? 0 : -1;
 }
 
+/* ---- a one-shot server in a thread: records one request's head, answers "ok" ------------- */
+
+typedef struct {
+    int listen_fd, port;
+    pthread_t thread;
+    char head[4096]; /* the request up to its blank line (read after head_server_join) */
+} head_server_t;
+
+static void *head_server_main(void *arg)
+{
+    head_server_t *s = arg;
+    struct pollfd p = {s->listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0)
+        return NULL;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    size_t len = 0;
+    while (len + 1 < sizeof s->head && !strstr(s->head, "\r\n\r\n")) {
+        struct pollfd q = {fd, POLLIN, 0};
+        if (poll(&q, 1, 10000) <= 0)
+            break;
+        ssize_t n = recv(fd, s->head + len, sizeof s->head - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        s->head[len] = '\0';
+    }
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    send(fd, answer, sizeof answer - 1, MSG_NOSIGNAL);
+    close(fd);
+    return NULL;
+}
+
+static void head_server_start(head_server_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->listen_fd, 4), 0);
+    assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&a, &al), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, head_server_main, s), 0);
+}
+
+static void head_server_join(head_server_t *s)
+{
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+}
+
 /* ---- a recording sink and the loop ---------------------------------------------------------- */
 
 typedef struct {
@@ -287,6 +346,21 @@ static void get(fixture_t *f, const char *url, uint64_t range_from, const char *
         fail();
     }
     assert_false(atota_http_posix_busy(f->h));
+}
+
+/* GET with the caller's headers (headers: NULL-terminated), loop until done. */
+static void get_with_headers(fixture_t *f, const char *url, const char *const *headers)
+{
+    atota_http_request_t rq;
+    memset(&rq, 0, sizeof rq);
+    rq.url = url;
+    rq.connect_timeout_ms = 5000;
+    rq.stall_timeout_ms = 10000;
+    rq.headers = headers;
+    atota_http_t t = atota_http_posix_iface(f->h);
+    assert_int_equal(t.ops->get(t.ctx, &rq, &sink, &f->rec), ATOTA_OK);
+    drive(f, 20000, 0);
+    assert_int_equal(f->rec.dones, 1);
 }
 
 static void expect_err(const rec_t *r, atota_err_t want)
@@ -627,6 +701,86 @@ static void test_bad_urls_and_busy(void **state)
     drive(f, 100, 0);
 }
 
+static void test_request_headers(void **state)
+{
+    fixture_t *f = *state;
+    head_server_t srv;
+    head_server_start(&srv);
+    char u[256];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/v1/device/rom", srv.port);
+    static const char *const headers[] = {"Authorization: token 0123456789abcdef",
+                                          "User-Agent: my-agent/2", "X-Empty:", NULL};
+    get_with_headers(f, u, headers);
+    head_server_join(&srv);
+    expect_err(&f->rec, ATOTA_OK);
+    assert_int_equal(f->rec.len, 2);
+    assert_memory_equal(f->rec.body, "ok", 2);
+    if (!strstr(srv.head, "\r\nAuthorization: token 0123456789abcdef\r\n") ||
+        !strstr(srv.head, "\r\nUser-Agent: my-agent/2\r\n") ||
+        strstr(srv.head, ATOTA_HTTP_POSIX_USER_AGENT) || strstr(srv.head, "X-Empty")) {
+        print_error("the request's head:\n%s", srv.head);
+        fail();
+    }
+
+    /* headers that are not "Name: value" on one line are refused before anything is sent */
+    atota_http_t t = atota_http_posix_iface(f->h);
+    static const char *const bad[][2] = {
+        {"no colon", NULL},       {": no name", NULL},
+        {"Bad Name: x", NULL},    {"X-Split: a\r\nX-Injected: b", NULL},
+        {"X-Newline: a\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        atota_http_request_t rq;
+        memset(&rq, 0, sizeof rq);
+        rq.url = u;
+        rq.headers = bad[i];
+        atota_err_t err = t.ops->get(t.ctx, &rq, &sink, &f->rec);
+        if (err != ATOTA_ERR_INVALID_ARG) {
+            print_error("header \"%s\": expected INVALID_ARG, got %s\n", bad[i][0],
+                        atota_err_name(err));
+            fail();
+        }
+        assert_false(atota_http_posix_busy(f->h));
+    }
+}
+
+static void test_connect_to(void **state)
+{
+    fixture_t *f = *state;
+    head_server_t srv;
+    head_server_start(&srv);
+    char spec[128];
+    snprintf(spec, sizeof spec, "iot.nosuch.invalid:8080:127.0.0.1:%d", srv.port);
+    assert_int_equal(atota_http_posix_connect_to(f->h, spec, NULL), ATOTA_OK);
+    snprintf(spec, sizeof spec, "files.nosuch.invalid:443:localhost:%d", g_tls.port);
+    assert_int_equal(atota_http_posix_connect_to(f->h, spec, NULL), ATOTA_OK);
+
+    /* the firmware's URL reaches the local server, with its own Host */
+    get_with_headers(f, "http://iot.nosuch.invalid:8080/v1/device/rom", NULL);
+    head_server_join(&srv);
+    expect_err(&f->rec, ATOTA_OK);
+    assert_memory_equal(f->rec.body, "ok", 2);
+    assert_non_null(strstr(srv.head, "GET /v1/device/rom HTTP/1.1\r\n"));
+    assert_non_null(strstr(srv.head, "\r\nHost: iot.nosuch.invalid:8080\r\n"));
+
+    /* https, the scheme's default port */
+    rec_reset(f);
+    get(f, "https://files.nosuch.invalid/app.bin", 0, NULL, NULL, 0, 0);
+    expect_err(&f->rec, ATOTA_OK);
+    expect_body(&f->rec, 0, FILE_SIZE);
+
+    /* a port with no mapping is not routed */
+    rec_reset(f);
+    get(f, "http://iot.nosuch.invalid:8081/v1/device/rom", 0, NULL, NULL, 0, 0);
+    expect_err(&f->rec, ATOTA_ERR_NET_CONNECT);
+
+    /* a mapping that is not one is refused, with the reason */
+    atota_diag_t d = {{0}};
+    assert_int_equal(atota_http_posix_connect_to(f->h, "iot.nosuch.invalid:8080:127.0.0.1", &d),
+                     ATOTA_ERR_INVALID_ARG);
+    assert_non_null(strstr(d.msg, "HOST:PORT:HOST2:PORT2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +802,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_mid_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_urls_and_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_to, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

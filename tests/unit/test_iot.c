@@ -798,6 +798,39 @@ static void safe_names(void **state)
     assert_false(atota_iot_file_name_is_safe(NULL));
 }
 
+/* Repr-Digest (RFC 9530) as atota-server writes it and the module reads it back; anything else
+ * is "no digest", never a wrong one. */
+static void digest_round_trip(void **state)
+{
+    (void)state;
+    uint8_t sha[32], got[32];
+    for (unsigned i = 0; i < sizeof sha; i++)
+        sha[i] = (uint8_t)(i * 37 + 11);
+    char value[ATOTA_IOT_DIGEST_VALUE_MAX];
+    atota_iot_digest_value(sha, value);
+    assert_int_equal(strlen(value), 54);
+    assert_memory_equal(value, "sha-256=:", 9);
+    assert_int_equal(value[53], ':');
+    char head[256];
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nrepr-DIGEST:  %s\r\n\r\n",
+             value);
+    memset(got, 0, sizeof got);
+    assert_true(atota_iot_digest_parse(head, strlen(head), got));
+    assert_memory_equal(got, sha, sizeof sha);
+    /* the value cut short, a wrong algorithm, bad base64, the name not at a line start, none */
+    assert_false(atota_iot_digest_parse(head, strlen(head) - 10, got));
+    static const char *const bad[] = {
+        "HTTP/1.1 200 OK\r\nRepr-Digest: sha-512=:AAAA:\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nRepr-Digest: "
+        "sha-256=:!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-Repr-Digest: "
+        "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(atota_iot_digest_parse(bad[i], strlen(bad[i]), got));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -821,6 +854,7 @@ int main(void)
         cmocka_unit_test(reply_list_format),
         cmocka_unit_test(reply_error_fails_cleanly),
         cmocka_unit_test(safe_names),
+        cmocka_unit_test(digest_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

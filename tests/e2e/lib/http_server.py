@@ -2,6 +2,7 @@
 """The test HTTP/1.1 server of the AT+USEROTA tests (python3 standard library only).
 
     python3 http_server.py --root DIR [--port 0] [--bind 127.0.0.1] [--tls CERT KEY] [--log FILE]
+                           [--iot]
 
 Prints "http_server: listening on <port>" on standard output once listening. Serves the files
 under DIR with GET and HEAD: Content-Length, a strong ETag ("<sha256 of the file, 32 hex>") and
@@ -27,6 +28,12 @@ Faults, from the URL's query string (combine with &; file offsets are offsets in
   ignore_range=1        200 and the whole body, even to a Range request
   slow=BYTES_PER_SEC    throttled body
 COUNT counters are per path and parameter (e.g. "/v2.bin" + "reset=5000:3"), across connections.
+
+--iot: an iot.espressif.cn stand-in for AT+CIUPDATE's download (esp-at-ota.md §3.5), serving files
+atota-server would refuse (a wrong magic, an oversize file): "GET /v1/device/rom/?action=
+download_rom&version=V&filename=N" serves DIR/V/N, with the faults above read from DIR/V/N.faults
+(one query-string line) when it exists, and the headers leave in one write with the first body
+bytes (ESP-AT checks the magic in its first read).
 Exits on SIGTERM or SIGINT.
 """
 import argparse
@@ -82,7 +89,8 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, files, log_path, tls):
+    def __init__(self, addr, files, log_path, tls, iot=False):
+        self.iot = iot
         self.files = files
         self.log_lock = threading.Lock()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -175,6 +183,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.logged = True
             self.server.log_request_line(self.entry)
 
+    def flush_headers(self):
+        # --iot: the headers wait for the first body bytes (one write, as a device needs them).
+        if self.server.iot and getattr(self, "_headers_buffer", None):
+            self.pending = b"".join(self._headers_buffer)
+            self._headers_buffer = []
+            return
+        super().flush_headers()
+
+    def write_out(self, data):
+        pending = getattr(self, "pending", b"")
+        self.pending = b""
+        self.wfile.write(pending + bytes(data))
+
     def start(self, status, headers):
         self.entry["status"] = status
         self.send_response(status)
@@ -187,7 +208,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.start(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
                    + list(extra))
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.write_out(body)
             self.entry["sent"] = len(body)
 
     def respond(self, url, head_only):
@@ -208,7 +229,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.short_answer(code, "status %d\n" % code)
             return
 
-        full = self.server.files.resolve(url.path)
+        if self.server.iot and url.path == "/v1/device/rom/" and params.get("action") == "download_rom":
+            rel = "%s/%s" % (params.get("version", ""), params.get("filename", ""))
+            full = self.server.files.resolve(rel)
+            if full is not None and os.path.isfile(full + ".faults"):
+                with open(full + ".faults", encoding="utf-8") as f:
+                    params.update(urllib.parse.parse_qsl(f.read().strip()))
+        else:
+            full = self.server.files.resolve(url.path)
         if full is None:
             self.short_answer(404, "not found\n")
             return
@@ -280,6 +308,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         self.start(206 if partial else 200, headers)
         if head_only:
+            self.flush_pending()
             return
         rate = int(params.get("slow", "0") or 0)
         self.send_body(memoryview(data)[start:stop], rate)
@@ -300,9 +329,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for at in range(0, len(view), block):
             piece = view[at:at + block]
             if self.chunked:
-                self.wfile.write(b"%x\r\n" % len(piece) + bytes(piece) + b"\r\n")
+                self.write_out(b"%x\r\n" % len(piece) + bytes(piece) + b"\r\n")
             else:
-                self.wfile.write(piece)
+                self.write_out(piece)
             self.entry["sent"] += len(piece)
             if rate > 0:
                 due = t0 + self.entry["sent"] / rate
@@ -310,8 +339,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if delay > 0:
                     time.sleep(delay)
 
+    def flush_pending(self):
+        if getattr(self, "pending", b""):
+            self.write_out(b"")
+
     def reset_connection(self):
         """Closes abruptly: SO_LINGER 0 makes close() send an RST."""
+        self.flush_pending()
         self.close_connection = True
         self.write_log()  # before the client sees the RST and asks again
         conn = self.connection
@@ -328,6 +362,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def stall(self):
         """Sends nothing more until the client goes away (or STALL_LIMIT_S)."""
+        self.flush_pending()
         self.close_connection = True
         deadline = time.monotonic() + STALL_LIMIT_S
         conn = self.connection
@@ -343,6 +378,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def finish(self):
         try:
+            self.flush_pending()
             super().finish()
         except (OSError, ValueError):
             pass
@@ -355,6 +391,7 @@ def main():
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     ap.add_argument("--log", help="one JSON line per request")
+    ap.add_argument("--iot", action="store_true", help="serve AT+CIUPDATE downloads (see above)")
     args = ap.parse_args()
     if not os.path.isdir(args.root):
         ap.error("--root %s: not a directory" % args.root)
@@ -369,7 +406,7 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = Server((args.bind, args.port), Files(args.root), args.log, tls)
+    server = Server((args.bind, args.port), Files(args.root), args.log, tls, args.iot)
     print("http_server: listening on %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
