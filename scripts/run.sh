@@ -103,6 +103,13 @@ echo "== atota ciupdate: AT+CIUPDATE, the module asks the server and upgrades it
 "$atota" ciupdate --port "$port"
 "$atota" at --port "$port" AT+GMR AT+SYSROLLBACK?
 
+# After the restart the station joins again by itself (it was saved by AT+CWJAP), as a host
+# driver waits for "WIFI GOT IP" before it uses the network.
+for _ in $(seq 50); do
+    "$atota" at --port "$port" AT+CWJAP? 2>/dev/null | grep -q '^+CWJAP:' && break
+    sleep 0.1
+done
+
 echo
 echo "== atota ciupdate --name mqtt_ca: a custom partition, staged, verified, then replaced"
 "$atota" ciupdate --port "$port" --version v2.0.0.0 --name mqtt_ca

@@ -291,7 +291,7 @@ static const char *state_meaning(int state)
     case 3:
         return "got the version to download";
     case 4:
-        return "done: the new firmware is written";
+        return "done: written and verified";
     default:
         return "unknown state";
     }

@@ -237,7 +237,7 @@ expect_eq "$(cat "$TMP/upgrade.out")" "$(
 +CIPUPDATE:1   found the server
 +CIPUPDATE:2   connected to the server
 +CIPUPDATE:3   got the version to download
-+CIPUPDATE:4   done: the new firmware is written
++CIPUPDATE:4   done: written and verified
 OK
 AT version:4.1.0.0(a1b2c3d - ESP32 - Jan  1 2025 00:00:00)
 Bin version:v2.0.0.0(WROOM-32)
@@ -273,7 +273,7 @@ fake_start nonblocking
 cli nb --nonblocking
 expect_rc nb 0
 expect_eq "$(head -n 3 "$TMP/nb.out")" "$(printf '%s\n' OK \
-    '+CIPUPDATE:1   found the server' '+CIPUPDATE:4   done: the new firmware is written')" \
+    '+CIPUPDATE:1   found the server' '+CIPUPDATE:4   done: written and verified')" \
     "non-blocking: the output"
 expect_grep "$TMP/nb.out" '^the new firmware runs after a restart: send AT\+RST'
 expect_sent "non-blocking, no restart" 'AT+GMR\r\n' 'AT+CIUPDATE=0,,,1\r\n'
@@ -316,7 +316,7 @@ expect_grep "$TMP/list0.err" 'the server lists no versions'
 cli liste --list
 expect_rc liste 1
 expect_grep "$TMP/liste.err" "^atota: AT\\+CIPFWVER\\?: ERROR: the module could not list the server's versions"
-for want in '4: done: the new firmware is written' '-1: failed' \
+for want in '4: done: written and verified' '-1: failed' \
     '2: connected to the server (an update is running)' '0: idle: no update since the module started'; do
     cli state --state
     expect_rc state 0
