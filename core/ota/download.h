@@ -1,5 +1,6 @@
 /*
- * An app image downloaded over HTTP(S) into the OTA writer (AT+USEROTA; AT+CIUPDATE later),
+ * An app image downloaded over HTTP(S) into the OTA writer (AT+USEROTA; AT+CIUPDATE has its own
+ * reader of ESP-AT's raw bytes, core/cmd/cmd_ciupdate.c),
  * with what ESP-AT lacks: when the connection drops mid-body, the download resumes with
  * "Range: bytes=<written>-" and "If-Range: <validator>" up to max_retries times (a 200 or 416
  * answer restarts from zero, a new image from the first byte), and an overall time limit so a
