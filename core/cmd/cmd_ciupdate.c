@@ -135,13 +135,7 @@ static atota_err_t prepare_target(atota_module_t *m, atota_diag_t *d)
     uint64_t size;
     if (c->is_app) {
         atota_ota_writer_opts_t wo;
-        memset(&wo, 0, sizeof wo);
-        wo.flash = m->flash;
-        wo.table = &m->table;
-        wo.running = &m->boot.partition;
-        wo.rollback_enabled = m->profile.rollback_enabled;
-        wo.chip_id = m->profile.chip->id;
-        wo.chip_rev = m->opts.chip_rev;
+        atota_module_writer_opts(m, &wo);
         atota_err_t err = atota_ota_writer_begin(&c->writer, &wo, d);
         if (err)
             return err;

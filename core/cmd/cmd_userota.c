@@ -86,13 +86,7 @@ static atota_at_rc_t userota_url(atota_at_t *at, void *ctx, const uint8_t *data,
     policy.ca_file = m->opts.ca_file;
 
     atota_ota_writer_opts_t wo;
-    memset(&wo, 0, sizeof wo);
-    wo.flash = m->flash;
-    wo.table = &m->table;
-    wo.running = &m->boot.partition;
-    wo.rollback_enabled = m->profile.rollback_enabled;
-    wo.chip_id = m->profile.chip->id;
-    wo.chip_rev = m->opts.chip_rev;
+    atota_module_writer_opts(m, &wo);
 
     atota_diag_t d;
     atota_diag_clear(&d);

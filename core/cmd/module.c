@@ -437,6 +437,17 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     return ATOTA_OK;
 }
 
+void atota_module_writer_opts(const atota_module_t *m, atota_ota_writer_opts_t *wo)
+{
+    memset(wo, 0, sizeof *wo);
+    wo->flash = m->flash;
+    wo->table = &m->table;
+    wo->running = &m->boot.partition;
+    wo->rollback_enabled = m->profile.rollback_enabled;
+    wo->chip_id = m->profile.chip->id;
+    wo->chip_rev = m->opts.chip_rev;
+}
+
 void atota_module_feed(atota_module_t *m, const void *data, size_t len)
 {
     if (m)

@@ -161,6 +161,10 @@ atota_err_t atota_cmd_ciupdate_register(atota_module_t *m);
 /* AT+CIUPDATE's timer (the 3-minute limit); atota_module_poll calls it. */
 void atota_ciupdate_poll(atota_module_t *m);
 
+/* The OTA writer's options for an app update of this module: its flash and table, the running
+ * slot, the profile's rollback setting, its chip and revision (AT+USEROTA, AT+CIUPDATE). */
+void atota_module_writer_opts(const atota_module_t *m, atota_ota_writer_opts_t *wo);
+
 /* Whether an OTA of any kind (AT+USEROTA, AT+CIUPDATE) is running: one at a time. */
 bool atota_module_ota_running(const atota_module_t *m);
 
