@@ -2,7 +2,8 @@
  * The core's HTTP client on libcurl's multi interface, driven by the host's poll() loop
  * (port/posix/http.h). libcurl tells us its sockets (CURLMOPT_SOCKETFUNCTION) and its next
  * timer (CURLMOPT_TIMERFUNCTION); the host polls them; perform hands the ready ones to
- * curl_multi_socket_action, whose write and header callbacks feed the core's sink.
+ * curl_multi_socket_action, whose write and header callbacks feed the core's sink. That plumbing
+ * is shared with the streams: port/posix/curl_multi.h.
  */
 #include "port/posix/http.h"
 
@@ -12,14 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "port/posix/connect_to.h"
+#include "port/posix/curl_multi.h"
 
-typedef struct {
-    curl_socket_t fd;
-    int what; /* CURL_POLL_IN / OUT / INOUT */
-} http_socket_t;
+_Static_assert(ATOTA_HTTP_POSIX_MAX_POLLFDS >= ATOTA_CURL_POLL_MAX_SOCKETS,
+               "pollfds must have room for every socket libcurl may want polled");
 
 struct atota_http_posix {
     CURLM *multi;
@@ -42,55 +41,8 @@ struct atota_http_posix {
     uint64_t last_byte_ms;
     char errbuf[CURL_ERROR_SIZE];
     char msg[CURL_ERROR_SIZE + 128];
-    /* what libcurl wants polled */
-    http_socket_t sockets[ATOTA_HTTP_POSIX_MAX_POLLFDS];
-    int nsockets;
-    bool timer_set;
-    uint64_t timer_at;
+    atota_curl_poll_t poll; /* what libcurl wants polled */
 };
-
-static unsigned g_clients; /* curl_global_init / curl_global_cleanup by reference count */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- libcurl's multi callbacks -------------------------------------------------------------- */
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    (void)socketp;
-    atota_http_posix_t *h = userp;
-    int i;
-    for (i = 0; i < h->nsockets && h->sockets[i].fd != fd; i++)
-        ;
-    if (what == CURL_POLL_REMOVE) {
-        if (i < h->nsockets)
-            h->sockets[i] = h->sockets[--h->nsockets];
-        return 0;
-    }
-    if (i == h->nsockets) {
-        if (h->nsockets == ATOTA_HTTP_POSIX_MAX_POLLFDS)
-            return -1; /* libcurl fails the transfer: more sockets than one GET ever needs */
-        h->nsockets++;
-    }
-    h->sockets[i].fd = fd;
-    h->sockets[i].what = what;
-    return 0;
-}
-
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    atota_http_posix_t *h = userp;
-    h->timer_set = timeout_ms >= 0;
-    h->timer_at = mono_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
-    return 0;
-}
 
 /* ---- the response --------------------------------------------------------------------------- */
 
@@ -218,7 +170,7 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     (void)conn_local_port;
     atota_http_posix_t *h = userp;
     h->connected = true;
-    h->last_byte_ms = mono_ms();
+    h->last_byte_ms = atota_curl_mono_ms();
     return CURL_PREREQFUNC_OK;
 }
 
@@ -226,7 +178,7 @@ static size_t on_header_line(char *data, size_t size, size_t nitems, void *userp
 {
     atota_http_posix_t *h = userp;
     size_t n = size * nitems;
-    h->last_byte_ms = mono_ms();
+    h->last_byte_ms = atota_curl_mono_ms();
     if (h->sink_err || h->cancel_pending)
         return 0;
     if (n >= 5 && !memcmp(data, "HTTP/", 5)) {
@@ -252,7 +204,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
     atota_http_posix_t *h = userp;
     size_t n = size * nmemb;
-    h->last_byte_ms = mono_ms();
+    h->last_byte_ms = atota_curl_mono_ms();
     if (h->sink_err || h->cancel_pending)
         return 0;
     if (!h->delivered && !deliver_headers(h))
@@ -372,14 +324,6 @@ static void collect(atota_http_posix_t *h)
             return; /* on_done may have started the next GET: its messages come later */
         }
     }
-}
-
-static void socket_action(atota_http_posix_t *h, curl_socket_t fd, int events)
-{
-    int running = 0;
-    h->in_curl++;
-    curl_multi_socket_action(h->multi, fd, events, &running);
-    h->in_curl--;
 }
 
 /* "Name: value" on one line: a token, a colon, no CR or LF anywhere (RFC 9110 §5.1). */
@@ -549,20 +493,15 @@ static const atota_http_ops_t http_ops = {http_get, http_cancel};
 
 atota_http_posix_t *atota_http_posix_new(void)
 {
-    if (g_clients == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (!atota_curl_global_acquire())
         return NULL;
-    g_clients++;
     atota_http_posix_t *h = calloc(1, sizeof *h);
     if (h && (h->multi = curl_multi_init()) != NULL) {
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+        atota_curl_poll_install(&h->poll, h->multi);
         return h;
     }
     free(h);
-    if (--g_clients == 0)
-        curl_global_cleanup();
+    atota_curl_global_release();
     return NULL;
 }
 
@@ -578,8 +517,7 @@ void atota_http_posix_free(atota_http_posix_t *h)
     curl_multi_cleanup(h->multi);
     curl_slist_free_all(h->connect_to);
     free(h);
-    if (g_clients && --g_clients == 0)
-        curl_global_cleanup();
+    atota_curl_global_release();
 }
 
 atota_http_t atota_http_posix_iface(atota_http_posix_t *h)
@@ -595,59 +533,26 @@ atota_err_t atota_http_posix_connect_to(atota_http_posix_t *h, const char *spec,
 
 int atota_http_posix_pollfds(atota_http_posix_t *h, struct pollfd *fds, int max, int *timeout_ms)
 {
-    int n = 0;
-    for (int i = 0; i < h->nsockets && n < max; i++) {
-        fds[n].fd = h->sockets[i].fd;
-        fds[n].events = (short)(((h->sockets[i].what & CURL_POLL_IN) ? POLLIN : 0) |
-                                ((h->sockets[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
-        fds[n].revents = 0;
-        n++;
-    }
-    int due = -1;
-    if (h->easy && h->cancel_pending)
-        due = 0;
-    else if (h->timer_set) {
-        uint64_t now = mono_ms();
-        uint64_t wait = h->timer_at > now ? h->timer_at - now : 0;
-        due = wait > 60000 ? 60000 : (int)wait;
-    }
+    int n = atota_curl_poll_fds(&h->poll, fds, max);
+    int due = h->easy && h->cancel_pending ? 0 : atota_curl_poll_due(&h->poll);
     if (h->easy && h->connected && h->stall_ms) {
-        uint64_t now = mono_ms(), at = h->last_byte_ms + h->stall_ms;
+        uint64_t now = atota_curl_mono_ms(), at = h->last_byte_ms + h->stall_ms;
         int wait = at > now ? (int)(at - now) : 0;
         if (due < 0 || wait < due)
             due = wait;
     }
-    if (due >= 0 && (*timeout_ms < 0 || due < *timeout_ms))
-        *timeout_ms = due;
+    atota_curl_lower_timeout(timeout_ms, due);
     return n;
 }
 
 void atota_http_posix_perform(atota_http_posix_t *h, const struct pollfd *fds, int nfds)
 {
-    for (int i = 0; fds && i < nfds; i++) {
-        if (!fds[i].revents)
-            continue;
-        bool ours = false;
-        for (int k = 0; k < h->nsockets && !ours; k++)
-            ours = h->sockets[k].fd == fds[i].fd;
-        if (!ours)
-            continue; /* libcurl closed it meanwhile */
-        int ev = 0;
-        if (fds[i].revents & (POLLIN | POLLHUP))
-            ev |= CURL_CSELECT_IN;
-        if (fds[i].revents & POLLOUT)
-            ev |= CURL_CSELECT_OUT;
-        if (fds[i].revents & (POLLERR | POLLNVAL))
-            ev |= CURL_CSELECT_ERR;
-        socket_action(h, fds[i].fd, ev);
-    }
-    if (h->timer_set && mono_ms() >= h->timer_at) {
-        h->timer_set = false; /* the callback may set the next one */
-        socket_action(h, CURL_SOCKET_TIMEOUT, 0);
-    }
+    h->in_curl++; /* libcurl may call back: cancel() then only marks the GET */
+    atota_curl_poll_perform(&h->poll, h->multi, fds, nfds);
+    h->in_curl--;
     collect(h);
     if (h->easy && h->connected && h->stall_ms && !h->cancel_pending &&
-        mono_ms() - h->last_byte_ms >= h->stall_ms) {
+        atota_curl_mono_ms() - h->last_byte_ms >= h->stall_ms) {
         snprintf(h->msg, sizeof h->msg, "%s (no byte from the server for %u ms)",
                  atota_strerror(ATOTA_ERR_NET_TIMEOUT), (unsigned)h->stall_ms);
         end_transfer(h, ATOTA_ERR_NET_TIMEOUT, h->msg);

@@ -1,11 +1,11 @@
 /*
  * The core's TCP/TLS streams on libcurl (port/posix/stream.h). Connecting is a libcurl transfer
  * with CURLOPT_CONNECT_ONLY on the multi interface, driven like the HTTP client's
- * (port/posix/http.c): libcurl tells us its sockets and its next timer, the host polls them,
- * perform hands the ready ones to curl_multi_socket_action. Once that transfer is done the
- * connection is up, and it stays in the multi handle: libcurl finds it there for curl_easy_send
- * and curl_easy_recv (removing the handle closes it). From then on we poll its socket
- * (CURLINFO_ACTIVESOCKET) ourselves.
+ * (port/posix/http.c, port/posix/curl_multi.h): libcurl tells us its sockets and its next timer,
+ * the host polls them, perform hands the ready ones to curl_multi_socket_action. Once that transfer
+ * is done the connection is up, and it stays in the multi handle: libcurl finds it there for
+ * curl_easy_send and curl_easy_recv (removing the handle closes it). From then on we poll its
+ * socket (CURLINFO_ACTIVESOCKET) ourselves.
  *
  * Every sink call happens in perform, outside libcurl, so a callback may close the stream or
  * start the next connection: a generation number, changed whenever a connection starts or ends,
@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "port/posix/connect_to.h"
+#include "port/posix/curl_multi.h"
 
 /* Reads per perform before the host's loop gets its turn back (the rest comes on the next). */
 #define READS_PER_PERFORM 64u
@@ -32,10 +32,8 @@ typedef enum {
     STREAM_OPEN,       /* the bytes are ours */
 } stream_state_t;
 
-typedef struct {
-    curl_socket_t fd;
-    int what; /* CURL_POLL_IN / OUT / INOUT */
-} stream_socket_t;
+_Static_assert(ATOTA_STREAM_POSIX_MAX_POLLFDS >= ATOTA_CURL_POLL_MAX_SOCKETS,
+               "pollfds must have room for every socket libcurl may want polled");
 
 struct atota_stream_posix {
     CURLM *multi;
@@ -48,13 +46,9 @@ struct atota_stream_posix {
     atota_stream_sink_t sink;
     void *sink_ctx;
     uint32_t read_max;
-    bool io_pending; /* open: read and write without waiting for poll (just connected, or a
-                        burst of reads cut short) */
-    /* What libcurl wants polled while connecting. */
-    stream_socket_t sockets[ATOTA_STREAM_POSIX_MAX_POLLFDS];
-    int nsockets;
-    bool timer_set;
-    uint64_t timer_at;
+    bool io_pending;        /* open: read and write without waiting for poll (just connected, or a
+                               burst of reads cut short) */
+    atota_curl_poll_t poll; /* what libcurl wants polled while connecting */
     unsigned polled_generation; /* the connection the last pollfds described */
     /* The send queue: a ring, so bytes never move once handed to libcurl. A TLS write refused
      * with CURLE_AGAIN (OpenSSL's WANT_WRITE) must be retried from the same buffer, with at
@@ -65,47 +59,6 @@ struct atota_stream_posix {
     char errbuf[CURL_ERROR_SIZE];
     char msg[CURL_ERROR_SIZE + 160];
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- libcurl's multi callbacks (as in port/posix/http.c) ------------------------------------ */
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    (void)socketp;
-    atota_stream_posix_t *s = userp;
-    int i;
-    for (i = 0; i < s->nsockets && s->sockets[i].fd != fd; i++)
-        ;
-    if (what == CURL_POLL_REMOVE) {
-        if (i < s->nsockets)
-            s->sockets[i] = s->sockets[--s->nsockets];
-        return 0;
-    }
-    if (i == s->nsockets) {
-        if (s->nsockets == ATOTA_STREAM_POSIX_MAX_POLLFDS)
-            return -1; /* libcurl fails the connect: more sockets than one ever needs */
-        s->nsockets++;
-    }
-    s->sockets[i].fd = fd;
-    s->sockets[i].what = what;
-    return 0;
-}
-
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    atota_stream_posix_t *s = userp;
-    s->timer_set = timeout_ms >= 0;
-    s->timer_at = mono_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
-    return 0;
-}
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
@@ -222,12 +175,6 @@ static void collect(atota_stream_posix_t *s)
         s->sink.on_connected(s->sink_ctx, ATOTA_OK, "connected");
         return;
     }
-}
-
-static void socket_action(atota_stream_posix_t *s, curl_socket_t fd, int events)
-{
-    int running = 0;
-    curl_multi_socket_action(s->multi, fd, events, &running);
 }
 
 /* ---- the open connection -------------------------------------------------------------------- */
@@ -417,16 +364,13 @@ static const atota_stream_ops_t stream_ops = {stream_connect, stream_send, strea
 
 atota_stream_posix_t *atota_stream_posix_new(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (!atota_curl_global_acquire())
         return NULL;
     atota_stream_posix_t *s = calloc(1, sizeof *s);
     if (s && (s->queue = malloc(ATOTA_STREAM_POSIX_QUEUE_MAX)) != NULL &&
         (s->read_buf = malloc(ATOTA_STREAM_READ_MAX)) != NULL &&
         (s->multi = curl_multi_init()) != NULL) {
-        curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-        curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-        curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-        curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+        atota_curl_poll_install(&s->poll, s->multi);
         s->fd = CURL_SOCKET_BAD;
         return s;
     }
@@ -435,7 +379,7 @@ atota_stream_posix_t *atota_stream_posix_new(void)
         free(s->read_buf);
         free(s);
     }
-    curl_global_cleanup();
+    atota_curl_global_release();
     return NULL;
 }
 
@@ -449,7 +393,7 @@ void atota_stream_posix_free(atota_stream_posix_t *s)
     free(s->queue);
     free(s->read_buf);
     free(s);
-    curl_global_cleanup();
+    atota_curl_global_release();
 }
 
 atota_stream_t atota_stream_posix_iface(atota_stream_posix_t *s)
@@ -469,30 +413,16 @@ int atota_stream_posix_pollfds(atota_stream_posix_t *s, struct pollfd *fds, int 
 {
     int n = 0;
     s->polled_generation = s->generation;
-    if (s->state == STREAM_CONNECTING) {
-        for (int i = 0; i < s->nsockets && n < max; i++) {
-            fds[n].fd = s->sockets[i].fd;
-            fds[n].events = (short)(((s->sockets[i].what & CURL_POLL_IN) ? POLLIN : 0) |
-                                    ((s->sockets[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
-            fds[n].revents = 0;
-            n++;
-        }
-    } else if (s->state == STREAM_OPEN && max > 0) {
+    if (s->state == STREAM_CONNECTING)
+        n = atota_curl_poll_fds(&s->poll, fds, max);
+    else if (s->state == STREAM_OPEN && max > 0) {
         fds[0].fd = s->fd;
         fds[0].events = (short)(POLLIN | (s->queue_used ? POLLOUT : 0));
         fds[0].revents = 0;
         n = 1;
     }
-    int due = -1;
-    if (s->state == STREAM_OPEN && s->io_pending)
-        due = 0;
-    else if (s->timer_set) {
-        uint64_t now = mono_ms();
-        uint64_t wait = s->timer_at > now ? s->timer_at - now : 0;
-        due = wait > 60000 ? 60000 : (int)wait;
-    }
-    if (due >= 0 && (*timeout_ms < 0 || due < *timeout_ms))
-        *timeout_ms = due;
+    int due = s->state == STREAM_OPEN && s->io_pending ? 0 : atota_curl_poll_due(&s->poll);
+    atota_curl_lower_timeout(timeout_ms, due);
     return n;
 }
 
@@ -502,29 +432,8 @@ void atota_stream_posix_perform(atota_stream_posix_t *s, const struct pollfd *fd
      * opened another, perhaps on the same descriptor number) since: its events are stale. */
     if (s->polled_generation != s->generation)
         fds = NULL;
-    if (s->state == STREAM_CONNECTING) {
-        for (int i = 0; fds && i < nfds; i++) {
-            if (!fds[i].revents)
-                continue;
-            bool ours = false;
-            for (int k = 0; k < s->nsockets && !ours; k++)
-                ours = s->sockets[k].fd == fds[i].fd;
-            if (!ours)
-                continue; /* libcurl closed it meanwhile */
-            int ev = 0;
-            if (fds[i].revents & (POLLIN | POLLHUP))
-                ev |= CURL_CSELECT_IN;
-            if (fds[i].revents & POLLOUT)
-                ev |= CURL_CSELECT_OUT;
-            if (fds[i].revents & (POLLERR | POLLNVAL))
-                ev |= CURL_CSELECT_ERR;
-            socket_action(s, fds[i].fd, ev);
-        }
-    }
-    if (s->timer_set && mono_ms() >= s->timer_at) {
-        s->timer_set = false; /* the callback may set the next one */
-        socket_action(s, CURL_SOCKET_TIMEOUT, 0);
-    }
+    /* libcurl's sockets only while connecting; its timer always */
+    atota_curl_poll_perform(&s->poll, s->multi, s->state == STREAM_CONNECTING ? fds : NULL, nfds);
     if (s->state == STREAM_CONNECTING)
         collect(s);
     if (s->state != STREAM_OPEN)

@@ -88,8 +88,10 @@ def serve(conn, script, counts, log, echo):
             if isinstance(step, (int, float)):
                 time.sleep(step / 1000.0)
             else:
-                conn.sendall(step.encode("latin-1"))
+                # logged before it goes out, so that a line the client sends in answer is
+                # always logged after it (the ordering checks compare these times)
                 log.write("out", step)
+                conn.sendall(step.encode("latin-1"))
     reader.join()
 
 
