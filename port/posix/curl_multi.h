@@ -55,4 +55,7 @@ void atota_curl_lower_timeout(int *timeout_ms, int due);
 void atota_curl_poll_perform(atota_curl_poll_t *p, CURLM *multi, const struct pollfd *fds,
                              int nfds);
 
+/* Whether a libcurl result is a TLS failure (handshake, certificate, CA file, engine). */
+bool atota_curl_is_tls_result(CURLcode rc);
+
 #endif

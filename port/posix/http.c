@@ -242,6 +242,8 @@ static void end_transfer(atota_http_posix_t *h, atota_err_t err, const char *msg
 /* What libcurl's result means for the core (core/net/http.h). */
 static atota_err_t map_result(CURLcode rc)
 {
+    if (atota_curl_is_tls_result(rc))
+        return ATOTA_ERR_NET_TLS;
     switch (rc) {
     case CURLE_OK:
         return ATOTA_OK;
@@ -252,21 +254,6 @@ static atota_err_t map_result(CURLcode rc)
         return ATOTA_ERR_NET_RESET;
     case CURLE_OPERATION_TIMEDOUT:
         return ATOTA_ERR_NET_TIMEOUT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_USE_SSL_FAILED:
-        return ATOTA_ERR_NET_TLS;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:

@@ -62,33 +62,10 @@ struct atota_stream_posix {
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-static bool is_tls_result(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_USE_SSL_FAILED:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Why a connect failed, for the core (core/net/stream.h: on_connected). */
 static atota_err_t map_connect_result(CURLcode rc)
 {
-    if (is_tls_result(rc))
+    if (atota_curl_is_tls_result(rc))
         return ATOTA_ERR_NET_TLS;
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -137,7 +114,7 @@ static void end_connection(atota_stream_posix_t *s, bool connecting, atota_err_t
 /* A send or a receive failed with rc: the connection ends with NET_RESET or NET_TLS. */
 static void io_failed(atota_stream_posix_t *s, CURLcode rc, const char *what)
 {
-    atota_err_t err = is_tls_result(rc) ? ATOTA_ERR_NET_TLS : ATOTA_ERR_NET_RESET;
+    atota_err_t err = atota_curl_is_tls_result(rc) ? ATOTA_ERR_NET_TLS : ATOTA_ERR_NET_RESET;
     snprintf(s->msg, sizeof s->msg, "%s (%s: %s)",
              err == ATOTA_ERR_NET_TLS ? atota_strerror(err) : "the connection failed", what,
              s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
