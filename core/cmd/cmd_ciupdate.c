@@ -269,7 +269,6 @@ static void download_ended(atota_module_t *m)
     }
     uint8_t got[ATOTA_SHA256_LEN];
     atota_sha256_finish(&c->sha, got);
-    atota_sha256_init(&c->sha); /* release_target frees it again */
     if (c->have_digest && memcmp(got, c->digest, sizeof got) != 0) {
         fail(m, ATOTA_ERR_IMAGE_HASH, "the bytes received do not match the server's Repr-Digest");
         return;
@@ -288,7 +287,6 @@ static void download_ended(atota_module_t *m)
         fail_diag(m, err, &d);
         return;
     }
-    atota_sha256_free(&c->sha);
     succeed(m);
 }
 
