@@ -13,88 +13,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "apps/atota/cli.h"
-#include "port/posix/uart.h"
+#include "apps/atota/at_link.h"
 
 static const char at_usage[] =
     "atota at --port PORT [--timeout MS] [--data FILE] CMD...\n"
     "  PORT: a serial device or pty, PATH[@BAUD] (default 115200), or tcp:HOST:PORT";
 
 #define DEFAULT_TIMEOUT_MS 10000u
-#define QUIET_MS           300u /* after busy: the port is quiet this long before a resend */
 #define PROMPT_GRACE_MS    50u  /* after OK: how long "\r\n>" may take to follow */
 #define DATA_GRACE_MS      500u /* the same when --data waits for a prompt */
-#define MAX_LINE           4096
 
 typedef struct {
-    atota_uart_client_t *port;
-    uint8_t rx[MAX_LINE * 2];
-    size_t rx_len;
+    cli_link_t *link;
     /* what this command printed so far (sent to stdout when it ends) */
     char *out;
     size_t out_len, out_cap;
 } session_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Reads more bytes, waiting until deadline. 1: got some, 0: timed out, -1: the port failed. */
-static int fill(session_t *s, uint64_t deadline, atota_diag_t *diag)
-{
-    uint64_t now = now_ms();
-    if (s->rx_len == sizeof s->rx || now >= deadline)
-        return 0;
-    size_t got;
-    atota_err_t err = atota_uart_client_read(s->port, s->rx + s->rx_len, sizeof s->rx - s->rx_len,
-                                             (unsigned)(deadline - now), &got, diag);
-    if (err)
-        return -1;
-    s->rx_len += got;
-    return got > 0;
-}
-
-/* Takes the next complete line (without "\r\n") out of the buffer into line. 1: a line, 0: no
- * complete line yet. A line longer than MAX_LINE is cut. */
-static int take_line(session_t *s, char *line)
-{
-    uint8_t *nl = memchr(s->rx, '\n', s->rx_len);
-    size_t take, len;
-    if (nl) {
-        take = (size_t)(nl - s->rx) + 1;
-        len = take - 1;
-    } else if (s->rx_len >= MAX_LINE) {
-        take = len = MAX_LINE - 1;
-    } else {
-        return 0;
-    }
-    if (len > MAX_LINE - 1)
-        len = MAX_LINE - 1;
-    memcpy(line, s->rx, len);
-    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-        len--;
-    line[len] = 0;
-    memmove(s->rx, s->rx + take, s->rx_len - take);
-    s->rx_len -= take;
-    return 1;
-}
-
-/* Waits for the next line until deadline: 1 a line, 0 timeout, -1 port failure. */
-static int next_line(session_t *s, char *line, uint64_t deadline, atota_diag_t *diag)
-{
-    for (;;) {
-        if (take_line(s, line))
-            return 1;
-        int r = fill(s, deadline, diag);
-        if (r <= 0)
-            return r;
-    }
-}
 
 static void keep(session_t *s, const char *line)
 {
@@ -137,10 +73,10 @@ static void drop_busy_code(session_t *s)
 }
 
 /* After an OK line: whether the data prompt ">" follows ("\r\nOK\r\n\r\n>"). */
-static int prompt_follows(session_t *s, unsigned grace_ms, atota_diag_t *diag)
+static int prompt_follows(cli_link_t *s, unsigned grace_ms)
 {
     static const char prompt[] = "\r\n>";
-    uint64_t deadline = now_ms() + grace_ms;
+    uint64_t deadline = cli_now_ms() + grace_ms;
     for (;;) {
         size_t n = s->rx_len < 3 ? s->rx_len : 3;
         if (n && s->rx[0] == '>') { /* without the blank line before it */
@@ -154,7 +90,7 @@ static int prompt_follows(session_t *s, unsigned grace_ms, atota_diag_t *diag)
             s->rx_len -= 3;
             return 1;
         }
-        int r = fill(s, deadline, diag);
+        int r = cli_link_fill(s, deadline);
         if (r < 0)
             return -1;
         if (r == 0)
@@ -172,27 +108,27 @@ static bool is_restart(const char *cmd)
 static int run_command(session_t *s, const char *cmd, unsigned timeout_ms, const uint8_t *data,
                        size_t data_len, bool *data_used)
 {
-    char *line = malloc(MAX_LINE);
-    atota_diag_t diag = {{0}};
+    char *line = malloc(CLI_LINE_MAX);
+    cli_link_t *l = s->link;
     if (!line)
         return cli_error(NULL, "out of memory");
     int rc = -1;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = cli_now_ms() + timeout_ms;
     bool resend = true, echo_pending = false, in_data = false;
     while (rc < 0) {
         if (resend) {
             resend = false;
             echo_pending = true;
             size_t len = strlen(cmd);
-            if (atota_uart_client_write(s->port, cmd, len, timeout_ms, &diag) ||
-                atota_uart_client_write(s->port, "\r\n", 2, timeout_ms, &diag)) {
-                rc = cli_error(cmd, "%s", atota_diag_text(&diag, ATOTA_ERR_IO));
+            if (atota_uart_client_write(l->port, cmd, len, timeout_ms, &l->diag) ||
+                atota_uart_client_write(l->port, "\r\n", 2, timeout_ms, &l->diag)) {
+                rc = cli_link_port_error(l, cmd);
                 break;
             }
         }
-        int r = next_line(s, line, deadline, &diag);
+        int r = cli_link_next_line(l, line, deadline);
         if (r < 0) {
-            rc = cli_error(cmd, "%s", atota_diag_text(&diag, ATOTA_ERR_IO));
+            rc = cli_link_port_error(l, cmd);
             break;
         }
         if (r == 0) {
@@ -210,22 +146,15 @@ static int run_command(session_t *s, const char *cmd, unsigned timeout_ms, const
             /* The module dropped the command (or our data): wait until it is quiet, then again.
              * The lines of the command it was busy with are not ours. */
             drop_busy_code(s);
-            uint64_t quiet = now_ms() + QUIET_MS;
-            while (now_ms() < deadline) {
-                s->rx_len = 0;
-                int q = fill(s, quiet < deadline ? quiet : deadline, &diag);
-                if (q < 0)
-                    break;
-                if (q == 0)
-                    break;
-                quiet = now_ms() + QUIET_MS;
+            if (cli_link_wait_quiet(l, deadline) < 0) {
+                rc = cli_link_port_error(l, cmd);
+                break;
             }
-            s->rx_len = 0;
             if (in_data) {
                 rc = cli_error(cmd, "the module was busy while the data was sent");
                 break;
             }
-            resend = now_ms() < deadline;
+            resend = cli_now_ms() < deadline;
             if (resend)
                 fprintf(stderr, "atota: %s: the module was busy; sending it again\n", cmd);
             continue;
@@ -237,11 +166,11 @@ static int run_command(session_t *s, const char *cmd, unsigned timeout_ms, const
         } else if (!strcmp(line, "SEND OK")) {
             rc = CLI_EXIT_OK;
         } else if (!strcmp(line, "OK")) {
-            int p = in_data ? 0
-                            : prompt_follows(
-                                  s, data && !*data_used ? DATA_GRACE_MS : PROMPT_GRACE_MS, &diag);
+            int p = in_data
+                        ? 0
+                        : prompt_follows(l, data && !*data_used ? DATA_GRACE_MS : PROMPT_GRACE_MS);
             if (p < 0) {
-                rc = cli_error(cmd, "%s", atota_diag_text(&diag, ATOTA_ERR_IO));
+                rc = cli_link_port_error(l, cmd);
             } else if (p == 0) {
                 rc = CLI_EXIT_OK;
             } else if (!data || *data_used) {
@@ -251,23 +180,23 @@ static int run_command(session_t *s, const char *cmd, unsigned timeout_ms, const
                                data ? "left (it went to an earlier command)" : "FILE");
             } else {
                 keep(s, ">");
-                if (atota_uart_client_write(s->port, data, data_len, timeout_ms, &diag)) {
-                    rc = cli_error(cmd, "%s", atota_diag_text(&diag, ATOTA_ERR_IO));
+                if (atota_uart_client_write(l->port, data, data_len, timeout_ms, &l->diag)) {
+                    rc = cli_link_port_error(l, cmd);
                     break;
                 }
                 *data_used = true;
                 in_data = true;
-                deadline = now_ms() + timeout_ms;
+                deadline = cli_now_ms() + timeout_ms;
             }
         }
     }
     /* A restart: the next command waits for the module to be ready again. */
     if (rc == CLI_EXIT_OK && is_restart(cmd)) {
-        deadline = now_ms() + timeout_ms;
+        deadline = cli_now_ms() + timeout_ms;
         for (;;) {
-            int r = next_line(s, line, deadline, &diag);
+            int r = cli_link_next_line(l, line, deadline);
             if (r < 0) {
-                rc = cli_error(cmd, "%s", atota_diag_text(&diag, ATOTA_ERR_IO));
+                rc = cli_link_port_error(l, cmd);
                 break;
             }
             if (r == 0) {
@@ -339,16 +268,11 @@ int cli_cmd_at(int argc, char **argv)
         free(data);
         return cli_error(NULL, "out of memory");
     }
-    int rc = CLI_EXIT_OK;
-    if ((err = atota_uart_client_open(port, &s->port, &diag))) {
-        rc = err == ATOTA_ERR_INVALID_ARG
-                 ? cli_usage_error(at_usage, "--port: %s", atota_diag_text(&diag, err))
-                 : cli_error(port, "%s", atota_diag_text(&diag, err));
-    }
+    int rc = cli_link_open(port, at_usage, &s->link);
     bool data_used = false;
     for (int i = optind; i < argc && rc == CLI_EXIT_OK; i++)
         rc = run_command(s, argv[i], timeout_ms, data, data_len, &data_used);
-    atota_uart_client_close(s->port);
+    cli_link_close(s->link);
     free(s->out);
     free(s);
     free(data);

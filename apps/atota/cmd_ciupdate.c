@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "apps/atota/cli.h"
-#include "port/posix/uart.h"
+#include "apps/atota/at_link.h"
 
 static const char ciupdate_usage[] =
     "atota ciupdate --port PORT [--mode 0|1] [--version V] [--name LABEL] [--nonblocking]\n"
@@ -35,195 +35,9 @@ static const char ciupdate_usage[] =
     "  --timeout: seconds from the command to the update's end (default 200; ESP-AT's own\n"
     "  limit is 3 minutes), 30 for --list and --state";
 
-#define DEFAULT_TIMEOUT_S  200u   /* esp-at-ota.md §3.3: ESP-AT gives up after 3 minutes */
-#define QUERY_TIMEOUT_S    30u    /* --list (ESP-AT's HTTP timeout is 10 s) and --state */
-#define COMMAND_TIMEOUT_MS 10000u /* AT+GMR, AT+RST's OK */
-#define READY_TIMEOUT_MS   30000u /* after OK: TX drain (<= 3 s), restart, boot */
-#define QUIET_MS           300u   /* after busy p...: quiet this long before sending again */
-#define PARAM_LEN_MAX      64u    /* §3.1: version and firmware name, longer -> ERROR */
-#define COMMAND_LEN_MAX    254u   /* §1.1: 256 bytes with the CR-LF */
-#define MAX_LINE           1024
-
-typedef struct {
-    atota_uart_client_t *port;
-    uint8_t rx[MAX_LINE * 2];
-    size_t rx_len;
-    atota_diag_t diag;
-} session_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- the line reader (the same idea as cmd_at.c's and cmd_userota.c's) --------------------- */
-
-/* Reads more bytes, waiting until deadline. 1: got some, 0: timed out, -1: the port failed. */
-static int fill(session_t *s, uint64_t deadline)
-{
-    uint64_t now = now_ms();
-    if (s->rx_len == sizeof s->rx || now >= deadline)
-        return 0;
-    size_t got;
-    if (atota_uart_client_read(s->port, s->rx + s->rx_len, sizeof s->rx - s->rx_len,
-                               (unsigned)(deadline - now), &got, &s->diag))
-        return -1;
-    s->rx_len += got;
-    return got > 0;
-}
-
-/* Takes the next complete line (without its CR/LF) out of the buffer. 1: a line, 0: none yet. */
-static int take_line(session_t *s, char *line)
-{
-    uint8_t *nl = memchr(s->rx, '\n', s->rx_len);
-    size_t take;
-    if (nl)
-        take = (size_t)(nl - s->rx) + 1;
-    else if (s->rx_len >= MAX_LINE)
-        take = MAX_LINE - 1; /* a line too long: cut */
-    else
-        return 0;
-    size_t len = take < MAX_LINE ? take : MAX_LINE - 1;
-    memcpy(line, s->rx, len);
-    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-        len--;
-    line[len] = 0;
-    memmove(s->rx, s->rx + take, s->rx_len - take);
-    s->rx_len -= take;
-    return 1;
-}
-
-/* The next non-blank line until deadline: 1 a line, 0 timeout, -1 port failure. */
-static int next_line(session_t *s, char *line, uint64_t deadline)
-{
-    for (;;) {
-        while (take_line(s, line))
-            if (line[0])
-                return 1;
-        int r = fill(s, deadline);
-        if (r <= 0)
-            return r;
-    }
-}
-
-/* After "busy p...": the module dropped what we sent. Waits until the port is quiet. */
-static int wait_quiet(session_t *s, uint64_t deadline)
-{
-    for (;;) {
-        s->rx_len = 0;
-        uint64_t quiet = now_ms() + QUIET_MS;
-        int r = fill(s, quiet < deadline ? quiet : deadline);
-        if (r <= 0)
-            return r;
-    }
-}
-
-static int send_command(session_t *s, const char *cmd)
-{
-    return atota_uart_client_write(s->port, cmd, strlen(cmd), COMMAND_TIMEOUT_MS, &s->diag) ||
-                   atota_uart_client_write(s->port, "\r\n", 2, COMMAND_TIMEOUT_MS, &s->diag)
-               ? -1
-               : 0;
-}
-
-static int port_error(session_t *s, const char *what)
-{
-    return cli_error(what, "%s", atota_diag_text(&s->diag, ATOTA_ERR_IO));
-}
-
-/* ---- short commands ------------------------------------------------------------------------ */
-
-/* Called with each line of a reply that is not the echo, a busy or the final result. */
-typedef void (*line_fn)(void *ctx, const char *line);
-
-/* Sends cmd and reads its reply up to OK (0) or ERROR (the exit status, with refusal as the
- * message); each other line goes to fn. "busy p..." sends the command again once the port is
- * quiet, and a "ready" (a restart before) is skipped. */
-static int run_command(session_t *s, const char *cmd, unsigned timeout_ms, line_fn fn, void *ctx,
-                       const char *refusal)
-{
-    char line[MAX_LINE];
-    uint64_t deadline = now_ms() + timeout_ms;
-    bool resend = true;
-    for (;;) {
-        if (resend) {
-            resend = false;
-            if (send_command(s, cmd))
-                return port_error(s, cmd);
-        }
-        int r = next_line(s, line, deadline);
-        if (r < 0)
-            return port_error(s, cmd);
-        if (r == 0)
-            return cli_error(cmd, "no final result (OK or ERROR) within %u ms", timeout_ms);
-        if (!strcmp(line, cmd) || !strcmp(line, "ready"))
-            continue; /* the echo, or a restart that happened before */
-        if (!strcmp(line, "busy p...")) {
-            if (wait_quiet(s, deadline) < 0)
-                return port_error(s, cmd);
-            resend = now_ms() < deadline;
-            continue;
-        }
-        if (!strcmp(line, "OK"))
-            return CLI_EXIT_OK;
-        if (!strcmp(line, "ERROR"))
-            return cli_error(cmd, "ERROR%s%s", refusal ? ": " : "", refusal ? refusal : "");
-        if (fn)
-            fn(ctx, line);
-    }
-}
-
-typedef struct {
-    char at_version[MAX_LINE];
-    char bin_version[MAX_LINE];
-} gmr_t;
-
-static void gmr_line(void *ctx, const char *line)
-{
-    gmr_t *g = ctx;
-    if (!strncmp(line, "AT version:", 11))
-        snprintf(g->at_version, sizeof g->at_version, "%s", line);
-    else if (!strncmp(line, "Bin version:", 12))
-        snprintf(g->bin_version, sizeof g->bin_version, "%s", line);
-}
-
-/* AT+GMR (esp-at-ota.md §1.5): the firmware's version is the "Bin version:" line's, else the
- * "AT version:" line's. */
-static int query_version(session_t *s, gmr_t *g)
-{
-    memset(g, 0, sizeof *g);
-    return run_command(s, "AT+GMR", COMMAND_TIMEOUT_MS, gmr_line, g, NULL);
-}
-
-static const char *version_of(const gmr_t *g)
-{
-    if (g->bin_version[0])
-        return g->bin_version + 12;
-    if (g->at_version[0])
-        return g->at_version + 11;
-    return "unknown";
-}
-
-/* Waits for "ready" after a restart, at most timeout_ms. */
-static int wait_ready(session_t *s, const char *cmd, unsigned timeout_ms)
-{
-    char line[MAX_LINE];
-    uint64_t deadline = now_ms() + timeout_ms;
-    for (;;) {
-        int r = next_line(s, line, deadline);
-        if (r < 0)
-            return port_error(s, cmd);
-        if (r == 0)
-            return cli_error(cmd,
-                             "OK, but no \"ready\" within %u ms after it: the module did not "
-                             "come back",
-                             timeout_ms);
-        if (!strcmp(line, "ready"))
-            return CLI_EXIT_OK;
-    }
-}
+#define DEFAULT_TIMEOUT_S 200u /* esp-at-ota.md §3.3: ESP-AT gives up after 3 minutes */
+#define QUERY_TIMEOUT_S   30u  /* --list (ESP-AT's HTTP timeout is 10 s) and --state */
+#define PARAM_LEN_MAX     64u  /* §3.1: version and firmware name, longer -> ERROR */
 
 /* ---- the update ---------------------------------------------------------------------------- */
 
@@ -235,22 +49,6 @@ typedef struct {
     uint32_t timeout_s;
     bool timeout_given;
 } args_t;
-
-/* Appends a quoted string parameter: \ " and , escaped (esp-at-ota.md §1.1). */
-static void append_string(char *cmd, size_t cap, const char *text)
-{
-    size_t n = strlen(cmd);
-    if (n + 1 < cap)
-        cmd[n++] = '"';
-    for (const char *p = text; *p && n + 2 < cap; p++) {
-        if (*p == '\\' || *p == '"' || *p == ',')
-            cmd[n++] = '\\';
-        cmd[n++] = *p;
-    }
-    if (n + 1 < cap)
-        cmd[n++] = '"';
-    cmd[n] = 0;
-}
 
 /* The command line (§3.1): "AT+CIUPDATE" without options; else the set form, with an omitted
  * middle parameter left empty and the omitted ones at the end left out. */
@@ -265,12 +63,12 @@ static void build_command(const args_t *a, char *cmd, size_t cap)
     if (last >= 1) {
         strncat(cmd, ",", cap - strlen(cmd) - 1);
         if (a->version)
-            append_string(cmd, cap, a->version);
+            cli_at_append_string(cmd, cap, a->version);
     }
     if (last >= 2) {
         strncat(cmd, ",", cap - strlen(cmd) - 1);
         if (a->name)
-            append_string(cmd, cap, a->name);
+            cli_at_append_string(cmd, cap, a->name);
     }
     if (last >= 3)
         strncat(cmd, ",1", cap - strlen(cmd) - 1);
@@ -333,21 +131,21 @@ static const char *failure_reason(int last, bool version_given)
 /* Sends the update and reads its output to the end: 0 success, else the exit status. The
  * +CIPUPDATE lines are printed as they come, each with its meaning, and the module's other lines
  * as they are. */
-static int run_update(session_t *s, const args_t *a, const char *cmd)
+static int run_update(cli_link_t *l, const args_t *a, const char *cmd)
 {
-    char line[MAX_LINE];
-    uint64_t deadline = now_ms() + (uint64_t)a->timeout_s * 1000u;
+    char line[CLI_LINE_MAX];
+    uint64_t deadline = cli_now_ms() + (uint64_t)a->timeout_s * 1000u;
     bool resend = true, ok = false;
     int last = 0, state;
     for (;;) {
         if (resend) {
             resend = false;
-            if (send_command(s, cmd))
-                return port_error(s, cmd);
+            if (cli_link_send(l, cmd))
+                return cli_link_port_error(l, cmd);
         }
-        int r = next_line(s, line, deadline);
+        int r = cli_link_next_line(l, line, deadline);
         if (r < 0)
-            return port_error(s, cmd);
+            return cli_link_port_error(l, cmd);
         if (r == 0)
             return cli_error(cmd, "no %s within %" PRIu32 " s (the last progress: %s)",
                              ok ? "+CIPUPDATE:4 or -1" : "OK or ERROR", a->timeout_s,
@@ -361,9 +159,9 @@ static int run_update(session_t *s, const args_t *a, const char *cmd)
                              "%s)",
                              last ? state_meaning(last) : "none");
         if (!strcmp(line, "busy p...") && !started) {
-            if (wait_quiet(s, deadline) < 0)
-                return port_error(s, cmd);
-            resend = now_ms() < deadline;
+            if (cli_link_wait_quiet(l, deadline) < 0)
+                return cli_link_port_error(l, cmd);
+            resend = cli_now_ms() < deadline;
             continue;
         }
         if (parse_state(line, "+CIPUPDATE:", &state)) {
@@ -390,49 +188,40 @@ static int run_update(session_t *s, const args_t *a, const char *cmd)
     }
 }
 
-/* AT+RST, its OK, then "ready" (esp-at-ota.md §1.6). */
-static int restart(session_t *s, unsigned ready_ms)
+static int update(cli_link_t *l, const args_t *a)
 {
-    int rc = run_command(s, "AT+RST", COMMAND_TIMEOUT_MS, NULL, NULL, NULL);
-    if (rc == CLI_EXIT_OK)
-        rc = wait_ready(s, "AT+RST", ready_ms);
-    return rc;
-}
-
-static int update(session_t *s, const args_t *a)
-{
-    char cmd[COMMAND_LEN_MAX + 64];
+    char cmd[CLI_COMMAND_LEN + 64];
     build_command(a, cmd, sizeof cmd);
     /* §3.1: an omitted or empty name is the app firmware, which alone restarts the module. */
     bool app = !a->name || !a->name[0] || !strcmp(a->name, "ota");
-    gmr_t before, after;
-    int rc = app ? query_version(s, &before) : CLI_EXIT_OK;
+    char before[CLI_LINE_MAX], after[CLI_LINE_MAX];
+    char at_line[CLI_LINE_MAX], bin_line[CLI_LINE_MAX];
+    int rc = app ? cli_link_version(l, before, sizeof before, NULL, NULL, 0) : CLI_EXIT_OK;
     if (rc == CLI_EXIT_OK)
-        rc = run_update(s, a, cmd);
+        rc = run_update(l, a, cmd);
     if (rc != CLI_EXIT_OK)
         return rc;
-    unsigned ready_ms =
-        a->timeout_s * 1000u < READY_TIMEOUT_MS ? a->timeout_s * 1000u : READY_TIMEOUT_MS;
+    unsigned ready_ms = a->timeout_s * 1000u < CLI_READY_MS ? a->timeout_s * 1000u : CLI_READY_MS;
     bool restarted = false;
     if (app && !a->nonblocking) {
         /* §3.2: blocking, ota: OK, the TX drained, esp_restart(), "ready" */
-        rc = wait_ready(s, cmd, ready_ms);
+        rc = cli_link_wait_ready(l, cmd, ready_ms);
         restarted = true;
     } else if (a->restart) {
-        rc = restart(s, ready_ms);
+        rc = cli_link_restart(l, ready_ms);
         restarted = true;
     }
     if (rc != CLI_EXIT_OK)
         return rc;
     if (restarted && app) {
-        if ((rc = query_version(s, &after)))
+        if ((rc = cli_link_version(l, after, sizeof after, at_line, bin_line, sizeof at_line)))
             return rc;
-        if (after.at_version[0])
-            printf("%s\n", after.at_version);
-        if (after.bin_version[0])
-            printf("%s\n", after.bin_version);
-        printf("upgraded: %s -> %s\n", version_of(&before), version_of(&after));
-        if (!strcmp(version_of(&before), version_of(&after)))
+        if (at_line[0])
+            printf("%s\n", at_line);
+        if (bin_line[0])
+            printf("%s\n", bin_line);
+        printf("upgraded: %s -> %s\n", before, after);
+        if (!strcmp(before, after))
             fprintf(stderr, "atota: note: the module runs the same version as before\n");
     } else if (app) {
         printf("the new firmware runs after a restart: send AT+RST (atota ciupdate --restart "
@@ -463,12 +252,12 @@ static void version_line(void *ctx, const char *line)
     (*count)++;
 }
 
-static int list_versions(session_t *s, unsigned timeout_ms)
+static int list_versions(cli_link_t *l, unsigned timeout_ms)
 {
     unsigned count = 0;
-    int rc = run_command(s, "AT+CIPFWVER?", timeout_ms, version_line, &count,
-                         "the module could not list the server's versions (no network, the "
-                         "server unreachable, or an HTTP error)");
+    int rc = cli_link_command(l, "AT+CIPFWVER?", timeout_ms, version_line, &count,
+                              "the module could not list the server's versions (no network, the "
+                              "server unreachable, or an HTTP error)");
     fflush(stdout);
     if (rc == CLI_EXIT_OK && !count)
         fprintf(stderr, "atota: note: the server lists no versions for this module\n");
@@ -488,11 +277,11 @@ static void state_line(void *ctx, const char *line)
         st->found = true;
 }
 
-static int query_state(session_t *s, unsigned timeout_ms)
+static int query_state(cli_link_t *l, unsigned timeout_ms)
 {
     state_t st = {0};
-    int rc = run_command(s, "AT+CIUPDATE?", timeout_ms, state_line, &st,
-                         "the module has no AT+CIUPDATE (OTA support not in its firmware)");
+    int rc = cli_link_command(l, "AT+CIUPDATE?", timeout_ms, state_line, &st,
+                              "the module has no AT+CIUPDATE (OTA support not in its firmware)");
     if (rc != CLI_EXIT_OK)
         return rc;
     if (!st.found)
@@ -584,33 +373,23 @@ int cli_cmd_ciupdate(int argc, char **argv)
     if (rc)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (!a.list && !a.state) {
-        char cmd[COMMAND_LEN_MAX + 64];
+        char cmd[CLI_COMMAND_LEN + 64];
         build_command(&a, cmd, sizeof cmd);
-        if (strlen(cmd) > COMMAND_LEN_MAX)
+        if (strlen(cmd) > CLI_COMMAND_LEN)
             return cli_usage_error(ciupdate_usage,
                                    "'%s' is longer than an AT command may be (%u bytes)", cmd,
-                                   COMMAND_LEN_MAX);
+                                   CLI_COMMAND_LEN);
     }
-    session_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return cli_error(NULL, "out of memory");
-    atota_err_t err = atota_uart_client_open(a.port, &s->port, &s->diag);
-    if (err) {
-        rc = err == ATOTA_ERR_INVALID_ARG
-                 ? cli_usage_error(ciupdate_usage, "--port: %s", atota_diag_text(&s->diag, err))
-                 : cli_error(a.port, "%s", atota_diag_text(&s->diag, err));
-        free(s);
+    cli_link_t *l;
+    if ((rc = cli_link_open(a.port, ciupdate_usage, &l)))
         return rc;
-    }
     unsigned query_ms = (a.timeout_given ? a.timeout_s : QUERY_TIMEOUT_S) * 1000u;
     if (a.list)
-        rc = list_versions(s, query_ms);
+        rc = list_versions(l, query_ms);
     else if (a.state)
-        rc = query_state(s, query_ms);
+        rc = query_state(l, query_ms);
     else
-        rc = update(s, &a);
-    fflush(stdout);
-    atota_uart_client_close(s->port);
-    free(s);
+        rc = update(l, &a);
+    cli_link_close(l);
     return rc;
 }

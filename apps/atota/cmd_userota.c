@@ -22,144 +22,44 @@
 #include <unistd.h>
 
 #include "apps/atota/cli.h"
-#include "port/posix/uart.h"
+#include "apps/atota/at_link.h"
 
 static const char userota_usage[] =
     "atota userota --port PORT [--timeout S] URL\n"
     "  PORT: a serial device or pty, PATH[@BAUD] (default 115200), or tcp:HOST:PORT\n"
     "  --timeout: seconds from the command to the module's OK or ERROR (default 600)";
 
-#define URL_LEN_MAX        8192u /* AT_USEROTA_URL_LEN_MAX, esp-at-ota.md §2.1 */
-#define DEFAULT_TIMEOUT_S  600u
-#define COMMAND_TIMEOUT_MS 10000u /* AT+GMR, and the prompt after AT+USEROTA=<len> */
-#define READY_TIMEOUT_MS   30000u /* after OK: TX drain (<= 3 s), restart, boot */
-#define QUIET_MS           300u   /* after busy p...: quiet this long before sending again */
-#define TICK_MS            200u   /* spinner period */
-#define PROBE_TIMEOUT_S    5L
-#define MAX_LINE           1024
-#define MAX_REPLY          8192
+#define URL_LEN_MAX       8192u /* AT_USEROTA_URL_LEN_MAX, esp-at-ota.md §2.1 */
+#define DEFAULT_TIMEOUT_S 600u
+#define TICK_MS           200u /* spinner period */
+#define PROBE_TIMEOUT_S   5L
 
 typedef struct {
-    atota_uart_client_t *port;
-    uint8_t rx[MAX_LINE * 2];
-    size_t rx_len;
-    char reply[MAX_REPLY]; /* the module's lines since the command, for an error report */
-    size_t reply_len;
+    cli_link_t *link;
     bool tty;
     uint64_t started_ms;
     int64_t image_size; /* -1: unknown */
     unsigned spin;
-    atota_diag_t diag;
 } userota_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- the line reader (small; the same idea as cmd_at.c's) --------------------------------- */
-
-/* Reads more bytes, waiting until deadline. 1: got some, 0: timed out, -1: the port failed. */
-static int fill(userota_t *u, uint64_t deadline)
-{
-    uint64_t now = now_ms();
-    if (u->rx_len == sizeof u->rx || now >= deadline)
-        return 0;
-    size_t got;
-    if (atota_uart_client_read(u->port, u->rx + u->rx_len, sizeof u->rx - u->rx_len,
-                               (unsigned)(deadline - now), &got, &u->diag))
-        return -1;
-    u->rx_len += got;
-    return got > 0;
-}
-
-/* Takes the next complete line (without its CR/LF) out of the buffer. 1: a line, 0: none yet. */
-static int take_line(userota_t *u, char *line)
-{
-    uint8_t *nl = memchr(u->rx, '\n', u->rx_len);
-    size_t take, len;
-    if (nl)
-        take = (size_t)(nl - u->rx) + 1;
-    else if (u->rx_len >= MAX_LINE)
-        take = MAX_LINE - 1; /* a line too long: cut */
-    else
-        return 0;
-    len = take < MAX_LINE ? take : MAX_LINE - 1;
-    memcpy(line, u->rx, len);
-    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
-        len--;
-    line[len] = 0;
-    memmove(u->rx, u->rx + take, u->rx_len - take);
-    u->rx_len -= take;
-    return 1;
-}
 
 static void show_progress(userota_t *u, bool final);
 
-/* The next line until deadline: 1 a line, 0 timeout, -1 port failure. With progress, the
- * spinner turns while it waits. */
-static int next_line(userota_t *u, char *line, uint64_t deadline, bool progress)
-{
-    for (;;) {
-        if (take_line(u, line))
-            return 1;
-        uint64_t until = deadline;
-        if (progress && u->tty) {
-            show_progress(u, false);
-            uint64_t tick = now_ms() + TICK_MS;
-            if (tick < until)
-                until = tick;
-        }
-        int r = fill(u, until);
-        if (r < 0)
-            return -1;
-        if (r == 0 && now_ms() >= deadline)
-            return 0;
-    }
-}
-
-/* Keeps a line of the module's reply (printed when the command fails). */
-static void keep(userota_t *u, const char *line)
-{
-    size_t n = strlen(line);
-    if (u->reply_len + n + 2 > sizeof u->reply)
-        return;
-    memcpy(u->reply + u->reply_len, line, n);
-    u->reply[u->reply_len + n] = '\n';
-    u->reply_len += n + 1;
-    u->reply[u->reply_len] = 0;
-}
-
+/* The module's reply so far (the link's transcript), after the progress line is cleared. */
 static void print_reply(userota_t *u)
 {
     show_progress(u, true);
-    fwrite(u->reply, 1, u->reply_len, stdout);
-    fflush(stdout);
-}
-
-/* After "busy p...": the module dropped what we sent. Waits until the port is quiet. */
-static int wait_quiet(userota_t *u, uint64_t deadline)
-{
-    for (;;) {
-        u->rx_len = 0;
-        uint64_t quiet = now_ms() + QUIET_MS;
-        int r = fill(u, quiet < deadline ? quiet : deadline);
-        if (r <= 0)
-            return r < 0 ? -1 : 0;
-    }
-}
-
-static int send_text(userota_t *u, const void *data, size_t len)
-{
-    return atota_uart_client_write(u->port, data, len, COMMAND_TIMEOUT_MS, &u->diag) ? -1 : 0;
+    cli_link_print_transcript(u->link);
 }
 
 static int port_error(userota_t *u, const char *what)
 {
     print_reply(u);
-    return cli_error(what, "%s", atota_diag_text(&u->diag, ATOTA_ERR_IO));
+    return cli_link_port_error(u->link, what);
+}
+
+static void spin(void *ctx)
+{
+    show_progress(ctx, false);
 }
 
 /* ---- progress ----------------------------------------------------------------------------- */
@@ -188,7 +88,7 @@ static void show_progress(userota_t *u, bool final)
     }
     char size[64];
     format_size(u->image_size, size, sizeof size);
-    unsigned s = (unsigned)((now_ms() - u->started_ms) / 1000u);
+    unsigned s = (unsigned)((cli_now_ms() - u->started_ms) / 1000u);
     printf("\r\033[K%c the module is downloading the image (%s)  %u:%02u elapsed",
            spinner[u->spin++ % 4], size, s / 60, s % 60);
     fflush(stdout);
@@ -265,73 +165,33 @@ static int64_t probe_size(const char *url)
 
 /* ---- the commands ------------------------------------------------------------------------- */
 
-/* Sends AT+GMR and puts the firmware's version in version: the "Bin version:" line (ESP-AT's
- * version of the image, with the module name), else the "AT version:" line. Returns the exit
- * status: 0 on OK, 1 on ERROR, timeout or a port failure (the reply printed, one line on
- * stderr). */
+/* AT+GMR: the firmware's version (cli_link_version). Returns the exit status; on a failure the
+ * module's reply is printed. */
 static int query_version(userota_t *u, char *version, size_t cap)
 {
-    static const char cmd[] = "AT+GMR";
-    char line[MAX_LINE];
-    char at_version[MAX_LINE] = "";
-    version[0] = 0;
-    u->reply_len = 0;
-    uint64_t deadline = now_ms() + COMMAND_TIMEOUT_MS;
-    bool resend = true;
-    for (;;) {
-        if (resend) {
-            resend = false;
-            if (send_text(u, "AT+GMR\r\n", 8))
-                return port_error(u, cmd);
-        }
-        int r = next_line(u, line, deadline, false);
-        if (r < 0)
-            return port_error(u, cmd);
-        if (r == 0) {
-            print_reply(u);
-            return cli_error(cmd, "no final result (OK or ERROR) within %u ms", COMMAND_TIMEOUT_MS);
-        }
-        if (!line[0] || !strcmp(line, cmd))
-            continue; /* blank line, or the echo */
-        if (!strcmp(line, "busy p...")) {
-            if (wait_quiet(u, deadline) < 0)
-                return port_error(u, cmd);
-            resend = now_ms() < deadline;
-            u->reply_len = 0;
-            continue;
-        }
-        keep(u, line);
-        if (!strncmp(line, "Bin version:", 12))
-            snprintf(version, cap, "%s", line + 12);
-        else if (!strncmp(line, "AT version:", 11))
-            snprintf(at_version, sizeof at_version, "%s", line + 11);
-        else if (!strcmp(line, "ERROR")) {
-            print_reply(u);
-            return cli_error(cmd, "ERROR");
-        } else if (!strcmp(line, "OK")) {
-            if (!version[0])
-                snprintf(version, cap, "%s", at_version[0] ? at_version : "unknown");
-            return CLI_EXIT_OK;
-        }
-    }
+    int rc = cli_link_version(u->link, version, cap, NULL, NULL, 0);
+    if (rc != CLI_EXIT_OK)
+        print_reply(u);
+    return rc;
 }
 
 /* After the OK of AT+USEROTA=<len>: the rest of the prompt, "\r\n>". 1: there, 0: something else
  * came or nothing did, -1: the port failed. */
 static int wait_prompt(userota_t *u, uint64_t deadline)
 {
+    cli_link_t *l = u->link;
     for (;;) {
         size_t i = 0;
-        while (i < u->rx_len && (u->rx[i] == '\r' || u->rx[i] == '\n'))
+        while (i < l->rx_len && (l->rx[i] == '\r' || l->rx[i] == '\n'))
             i++;
-        if (i < u->rx_len) {
-            if (u->rx[i] != '>')
+        if (i < l->rx_len) {
+            if (l->rx[i] != '>')
                 return 0;
-            memmove(u->rx, u->rx + i + 1, u->rx_len - i - 1);
-            u->rx_len -= i + 1;
+            memmove(l->rx, l->rx + i + 1, l->rx_len - i - 1);
+            l->rx_len -= i + 1;
             return 1;
         }
-        int r = fill(u, deadline);
+        int r = cli_link_fill(l, deadline);
         if (r <= 0)
             return r;
     }
@@ -340,34 +200,33 @@ static int wait_prompt(userota_t *u, uint64_t deadline)
 /* AT+USEROTA=<len>, the prompt, the URL: 0 once the URL is out, else the exit status. */
 static int send_url(userota_t *u, const char *url, size_t len)
 {
-    char cmd[32], line[MAX_LINE];
+    char cmd[32], line[CLI_LINE_MAX];
     snprintf(cmd, sizeof cmd, "AT+USEROTA=%zu", len);
-    uint64_t deadline = now_ms() + COMMAND_TIMEOUT_MS;
+    uint64_t deadline = cli_now_ms() + CLI_COMMAND_MS;
     bool resend = true;
-    u->reply_len = 0;
+    cli_link_forget(u->link);
     for (;;) {
         if (resend) {
             resend = false;
-            if (send_text(u, cmd, strlen(cmd)) || send_text(u, "\r\n", 2))
+            if (cli_link_send(u->link, cmd))
                 return port_error(u, cmd);
         }
-        int r = next_line(u, line, deadline, false);
+        int r = cli_link_next_line(u->link, line, deadline);
         if (r < 0)
             return port_error(u, cmd);
         if (r == 0) {
             print_reply(u);
-            return cli_error(cmd, "no prompt (>) within %u ms", COMMAND_TIMEOUT_MS);
+            return cli_error(cmd, "no prompt (>) within %u ms", CLI_COMMAND_MS);
         }
         if (!line[0] || !strcmp(line, cmd) || !strcmp(line, "ready"))
             continue; /* blank, the echo, a restart that happened before */
         if (!strcmp(line, "busy p...")) {
-            if (wait_quiet(u, deadline) < 0)
+            if (cli_link_wait_quiet(u->link, deadline) < 0)
                 return port_error(u, cmd);
-            resend = now_ms() < deadline;
-            u->reply_len = 0;
+            resend = cli_now_ms() < deadline;
+            cli_link_forget(u->link);
             continue;
         }
-        keep(u, line);
         if (!strcmp(line, "ERROR")) {
             print_reply(u);
             return cli_error(cmd, "ERROR (the module refused the command: is AT+USEROTA in its "
@@ -383,7 +242,7 @@ static int send_url(userota_t *u, const char *url, size_t len)
         print_reply(u);
         return cli_error(cmd, "OK without the prompt (>)");
     }
-    if (send_text(u, url, len))
+    if (cli_link_write(u->link, url, len))
         return port_error(u, cmd);
     return 0;
 }
@@ -392,56 +251,42 @@ static int send_url(userota_t *u, const char *url, size_t len)
 static int wait_result(userota_t *u, size_t url_len, uint32_t timeout_s)
 {
     static const char cmd[] = "AT+USEROTA";
-    char line[MAX_LINE], recv_line[48];
+    char line[CLI_LINE_MAX], recv_line[48];
     snprintf(recv_line, sizeof recv_line, "Recv %zu bytes", url_len);
-    uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000u;
+    uint64_t deadline = cli_now_ms() + (uint64_t)timeout_s * 1000u;
     bool received = false;
-    for (;;) {
-        int r = next_line(u, line, deadline, true);
-        if (r < 0)
-            return port_error(u, cmd);
-        if (r == 0) {
+    cli_link_t *l = u->link;
+    if (u->tty) { /* the spinner turns while the module downloads */
+        l->tick = spin;
+        l->tick_ctx = u;
+        l->tick_ms = TICK_MS;
+    }
+    int rc = -1;
+    while (rc < 0) {
+        int r = cli_link_next_line(l, line, deadline);
+        if (r < 0) {
+            rc = port_error(u, cmd);
+        } else if (r == 0) {
             print_reply(u);
-            return cli_error(cmd, "no OK or ERROR within %" PRIu32 " s%s", timeout_s,
-                             received ? "" : " (and no \"Recv N bytes\")");
-        }
-        if (!line[0])
-            continue;
-        keep(u, line);
-        if (!strcmp(line, recv_line)) {
+            rc = cli_error(cmd, "no OK or ERROR within %" PRIu32 " s%s", timeout_s,
+                           received ? "" : " (and no \"Recv N bytes\")");
+        } else if (!strcmp(line, recv_line)) {
             received = true;
         } else if (!strncmp(line, "Recv ", 5)) {
             print_reply(u);
-            return cli_error(cmd, "the module received another length (sent %zu bytes)", url_len);
+            rc = cli_error(cmd, "the module received another length (sent %zu bytes)", url_len);
         } else if (!strcmp(line, "ERROR")) {
             print_reply(u);
-            return cli_error(cmd, "ERROR: the module did not upgrade (it still runs the old "
-                                  "firmware)");
+            rc = cli_error(cmd, "ERROR: the module did not upgrade (it still runs the old "
+                                "firmware)");
         } else if (!strcmp(line, "OK")) {
             show_progress(u, true);
-            return CLI_EXIT_OK;
+            rc = CLI_EXIT_OK;
         }
         /* "busy p..." (bytes beyond the URL, §2.2) and unsolicited lines: kept, not fatal */
     }
-}
-
-/* After OK: the module drains its output, restarts and says "ready". */
-static int wait_ready(userota_t *u)
-{
-    char line[MAX_LINE];
-    uint64_t deadline = now_ms() + READY_TIMEOUT_MS;
-    for (;;) {
-        int r = next_line(u, line, deadline, false);
-        if (r < 0)
-            return port_error(u, "AT+USEROTA");
-        if (r == 0)
-            return cli_error("AT+USEROTA",
-                             "OK, but no \"ready\" within %u ms after it: the "
-                             "module did not come back",
-                             READY_TIMEOUT_MS);
-        if (!strcmp(line, "ready"))
-            return CLI_EXIT_OK;
-    }
+    l->tick = NULL;
+    return rc;
 }
 
 int cli_cmd_userota(int argc, char **argv)
@@ -487,29 +332,26 @@ int cli_cmd_userota(int argc, char **argv)
         return cli_error(NULL, "out of memory");
     u->tty = isatty(STDOUT_FILENO);
     u->image_size = -1;
-    atota_err_t err = atota_uart_client_open(port, &u->port, &u->diag);
-    if (err) {
-        int rc = err == ATOTA_ERR_INVALID_ARG
-                     ? cli_usage_error(userota_usage, "--port: %s", atota_diag_text(&u->diag, err))
-                     : cli_error(port, "%s", atota_diag_text(&u->diag, err));
+    int rc = cli_link_open(port, userota_usage, &u->link);
+    if (rc) {
         free(u);
         return rc;
     }
-    char old_version[MAX_LINE], new_version[MAX_LINE];
-    int rc = query_version(u, old_version, sizeof old_version);
+    char old_version[CLI_LINE_MAX], new_version[CLI_LINE_MAX];
+    rc = query_version(u, old_version, sizeof old_version);
     if (rc == CLI_EXIT_OK && u->tty)
         u->image_size = probe_size(url);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = cli_now_ms();
     if (rc == CLI_EXIT_OK)
         rc = send_url(u, url, url_len);
     if (rc == CLI_EXIT_OK) {
         u->started_ms = t0;
-        u->reply_len = 0;
+        cli_link_forget(u->link);
         rc = wait_result(u, url_len, timeout_s);
     }
-    double took = (double)(now_ms() - t0) / 1000.0;
+    double took = (double)(cli_now_ms() - t0) / 1000.0;
     if (rc == CLI_EXIT_OK)
-        rc = wait_ready(u);
+        rc = cli_link_wait_ready(u->link, "AT+USEROTA", CLI_READY_MS);
     if (rc == CLI_EXIT_OK)
         rc = query_version(u, new_version, sizeof new_version);
     if (rc == CLI_EXIT_OK) {
@@ -520,7 +362,7 @@ int cli_cmd_userota(int argc, char **argv)
             fprintf(stderr, "atota: note: the module runs the same version as before\n");
     }
     fflush(stdout);
-    atota_uart_client_close(u->port);
+    cli_link_close(u->link);
     free(u);
     return rc;
 }

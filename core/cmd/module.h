@@ -33,6 +33,7 @@
 #include "core/fmt/profile.h"
 #include "core/hal.h"
 #include "core/net/http.h"
+#include "core/net/httpd.h"
 #include "core/net/stream.h"
 #include "core/ota/boot.h"
 #include "core/ota/download.h"
@@ -57,6 +58,9 @@ typedef struct {
     /* The host's TCP/TLS streams for the station (AT+CIUPDATE's raw requests, core/net/stream.h);
      * ops NULL: none. Same rule as http. */
     atota_stream_t stream;
+    /* The host's HTTP server for the module's web server (AT+WEBSERVER, core/net/httpd.h); ops
+     * NULL: none (AT+WEBSERVER=1 is then ERROR). */
+    atota_httpd_t httpd;
 } atota_module_host_t;
 
 typedef struct {
