@@ -1,30 +1,49 @@
 #!/usr/bin/env bash
-# The web console in a real browser: tests/browser/console.spec.mjs drives Debian's headless
-# Chromium (playwright-core, pinned in tests/browser/package-lock.json) against atota-server.
+# The browser tests: tests/browser/<TEST>.spec.mjs drives Debian's headless Chromium
+# (playwright-core, pinned in tests/browser/package-lock.json).
 #
-#   scripts/browser-test.sh [BUILD_DIR]
+#   scripts/browser-test.sh [BUILD_DIR] [TEST]
 #
-# ATOTA_SERVER defaults to BUILD_DIR/atota-server (BUILD_DIR: build), VECTORS to ../shared/vectors,
-# OUT (the server's data; console.png, and console-failure.png on failure) to BUILD_DIR/browser-test.
-# Installs chromium (and node/npm) with apt-get when missing, and runs `npm ci` when the lock file
-# changed.
-# Exits 77 (CTest's skip) when there is no atota-server to test.
+# TEST is one of:
+#   console    (default) the web console against atota-server. ATOTA_SERVER defaults to
+#              BUILD_DIR/atota-server, VECTORS to ../shared/vectors, OUT (the server's data;
+#              console.png, and console-failure.png on failure) to BUILD_DIR/browser-test.
+#   webserver  the module's own page (AT+WEBSERVER) against atota-sim. ATOTA defaults to
+#              BUILD_DIR/atota, ATOTA_SIM to BUILD_DIR/atota-sim, OUT (flashes, images,
+#              webserver-*.png) to BUILD_DIR/browser-webserver.
+# BUILD_DIR defaults to build. Installs chromium (and node/npm) with apt-get when missing, and
+# runs `npm ci` when the lock file changed.
+# Exits 77 (CTest's skip) when the program to test is not built.
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${1:-$SRC/build}"
-export ATOTA_SERVER="${ATOTA_SERVER:-$BUILD/atota-server}"
-export VECTORS="${VECTORS:-$SRC/../shared/vectors}"
-export OUT="${OUT:-$BUILD/browser-test}"
+TEST="${2:-console}"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 # The test runs in tests/browser: every path it is given must be absolute.
-ATOTA_SERVER="$(realpath -m "$ATOTA_SERVER")"
-VECTORS="$(realpath -m "$VECTORS")"
-OUT="$(realpath -m "$OUT")"
-
-if [ ! -x "$ATOTA_SERVER" ]; then
-    echo "browser-test: no atota-server at $ATOTA_SERVER: skipped" >&2
-    exit 77
-fi
+case "$TEST" in
+console)
+    export ATOTA_SERVER="$(realpath -m "${ATOTA_SERVER:-$BUILD/atota-server}")"
+    export VECTORS="$(realpath -m "${VECTORS:-$SRC/../shared/vectors}")"
+    export OUT="$(realpath -m "${OUT:-$BUILD/browser-test}")"
+    needs=("$ATOTA_SERVER")
+    ;;
+webserver)
+    export ATOTA="$(realpath -m "${ATOTA:-$BUILD/atota}")"
+    export ATOTA_SIM="$(realpath -m "${ATOTA_SIM:-$BUILD/atota-sim}")"
+    export OUT="$(realpath -m "${OUT:-$BUILD/browser-webserver}")"
+    needs=("$ATOTA" "$ATOTA_SIM")
+    ;;
+*)
+    echo "usage: scripts/browser-test.sh [BUILD_DIR] [console|webserver]" >&2
+    exit 2
+    ;;
+esac
+for program in "${needs[@]}"; do
+    if [ ! -x "$program" ]; then
+        echo "browser-test: no $program: $TEST skipped" >&2
+        exit 77
+    fi
+done
 # Debian's packages for what is missing: chromium, and node/npm on a machine without them.
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium)
@@ -48,4 +67,4 @@ if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
 fi
 
 mkdir -p "$OUT"
-exec node console.spec.mjs
+exec node "$TEST.spec.mjs"

@@ -2,8 +2,9 @@
  * atota-sim: one simulated ESP-AT module (docs/atota-sim.md). Its flash is a file; its AT port
  * is a pty, a TCP socket or standard input/output. The program boots the module from the flash,
  * then runs a poll() loop: bytes from the port go to the AT engine, the HTTP client's sockets
- * (AT+USEROTA's downloads, port/posix/http.h) and the TCP/TLS stream's (AT+CIUPDATE,
- * port/posix/stream.h) are served, timers run every 10 ms, and a restart the
+ * (AT+USEROTA's downloads, port/posix/http.h), the TCP/TLS stream's (AT+CIUPDATE,
+ * port/posix/stream.h) and the web server's (AT+WEBSERVER, port/posix/httpd.h, on the host
+ * address --web gives) are served, timers run every 10 ms, and a restart the
  * firmware asks for (AT+RST, AT+SYSROLLBACK, the end of an OTA) boots the module again from the
  * same flash once its output has drained. Killing the process is a power cut: the flash file is
  * memory-mapped and shared, so every completed flash operation is in it.
@@ -22,6 +23,7 @@
 #include "core/cmd/module.h"
 #include "port/posix/connect_to.h"
 #include "port/posix/http.h"
+#include "port/posix/httpd.h"
 #include "port/posix/stream.h"
 #include "port/posix/uart.h"
 
@@ -33,7 +35,7 @@
 static const char usage[] =
     "usage: atota-sim --flash FILE [--module M] [--pty | --tcp HOST:PORT | --stdio]\n"
     "                 [--ap NAME:PASSWORD]... [--ca FILE] [--connect-to HOST:PORT:HOST2:PORT2]...\n"
-    "                 [--log FILE|-]\n"
+    "                 [--web HOST:PORT] [--log FILE|-]\n"
     "\n"
     "  --flash FILE        the module's flash; created for the module with a factory firmware\n"
     "                      when it does not exist\n"
@@ -48,6 +50,8 @@ static const char usage[] =
     "  --connect-to HOST:PORT:HOST2:PORT2\n"
     "                      the virtual network: connections the firmware makes to HOST:PORT go\n"
     "                      to HOST2:PORT2 (curl's --connect-to; repeatable)\n"
+    "  --web HOST:PORT     where the module's web server (AT+WEBSERVER) listens on this host\n"
+    "                      (default 127.0.0.1:0, port 0: any free port); its URL is printed\n"
     "  --log FILE|-        the simulator's log (- is standard error)\n";
 
 static volatile sig_atomic_t g_stop;
@@ -64,6 +68,8 @@ typedef struct {
     atota_uart_server_t *uart;
     atota_http_posix_t *http;     /* the station's network (host.http) */
     atota_stream_posix_t *stream; /* its TCP/TLS connections (host.stream) */
+    atota_httpd_posix_t *httpd;   /* the module's web server (host.httpd) */
+    bool print_web;               /* announce the web server on standard output (not --stdio) */
     bool restart;
     uint64_t restart_at;
 } sim_t;
@@ -138,6 +144,22 @@ static void host_set_uart(void *ctx, uint32_t baud, unsigned data_bits, unsigned
             baud, data_bits, stop_bits, parity, flow);
 }
 
+/* The web server started (url) or stopped (NULL): one line on standard output, flushed, so a
+ * script can wait for it, and the same in the log. */
+static void web_listen(void *ctx, uint16_t module_port, const char *url)
+{
+    sim_t *s = ctx;
+    if (!url) {
+        sim_log(s, "web server for port %u stopped", (unsigned)module_port);
+        return;
+    }
+    sim_log(s, "web server for port %u on %s", (unsigned)module_port, url);
+    if (s->print_web) {
+        printf("atota-sim: web server for port %u on %s\n", (unsigned)module_port, url);
+        fflush(stdout);
+    }
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static int fail(const char *subject, const char *fmt, ...)
@@ -161,6 +183,8 @@ static int fail(const char *subject, const char *fmt, ...)
 
 typedef struct {
     const char *flash, *module, *tcp, *log, *ca;
+    char web_host[ATOTA_HTTPD_POSIX_HOST_MAX]; /* --web: "" is 127.0.0.1 */
+    uint16_t web_port;
     atota_uart_kind_t kind;
     atota_wifi_ap_t aps[ATOTA_WIFI_MAX_APS];
     unsigned ap_count;
@@ -180,6 +204,7 @@ static int parse_options(int argc, char **argv, options_t *o)
         {"ca", required_argument, 0, 'c'},
         {"log", required_argument, 0, 'l'},
         {"connect-to", required_argument, 0, 'C'},
+        {"web", required_argument, 0, 'w'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -240,6 +265,14 @@ static int parse_options(int argc, char **argv, options_t *o)
             }
             o->connect_to[o->connect_to_count++] = optarg;
             break;
+        case 'w':
+            if ((err = atota_httpd_posix_parse_listen(optarg, o->web_host, sizeof o->web_host,
+                                                      &o->web_port, &d))) {
+                fprintf(stderr, "atota-sim: --web %s: %s\n%s", optarg, atota_diag_text(&d, err),
+                        usage);
+                return EXIT_USAGE;
+            }
+            break;
         case 'l':
             o->log = optarg;
             break;
@@ -272,7 +305,7 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
     atota_diag_t diag = {{0}};
     while (!g_stop) {
         struct pollfd fds[ATOTA_UART_MAX_POLLFDS + ATOTA_HTTP_POSIX_MAX_POLLFDS +
-                          ATOTA_STREAM_POSIX_MAX_POLLFDS];
+                          ATOTA_STREAM_POSIX_MAX_POLLFDS + ATOTA_HTTPD_POSIX_MAX_POLLFDS];
         unsigned nfds = atota_uart_server_pollfds(s->uart, fds);
         uint64_t now = mono_ms();
         int timeout = now - last_tick >= TICK_MS ? 0 : (int)(TICK_MS - (now - last_tick));
@@ -283,7 +316,11 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
         unsigned at_stream = nfds + (unsigned)nhttp;
         int nstream = atota_stream_posix_pollfds(s->stream, fds + at_stream,
                                                  ATOTA_STREAM_POSIX_MAX_POLLFDS, &timeout);
-        if (poll(fds, at_stream + (unsigned)nstream, timeout) < 0) {
+        /* then the web server's (AT+WEBSERVER) */
+        unsigned at_httpd = at_stream + (unsigned)nstream;
+        int nhttpd = atota_httpd_posix_pollfds(s->httpd, fds + at_httpd,
+                                               ATOTA_HTTPD_POSIX_MAX_POLLFDS, &timeout);
+        if (poll(fds, at_httpd + (unsigned)nhttpd, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             return fail(NULL, "poll: %s", strerror(errno));
@@ -309,6 +346,8 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
         /* Network: body bytes go to the download (the sink runs here, in this loop). */
         atota_http_posix_perform(s->http, fds + nfds, nhttp);
         atota_stream_posix_perform(s->stream, fds + at_stream, nstream);
+        /* Browsers and curl: the firmware's handlers run here (the sink is called from perform) */
+        atota_httpd_posix_perform(s->httpd, fds + at_httpd, nhttpd);
         atota_uart_server_flush(s->uart);
 
         now = mono_ms();
@@ -330,6 +369,10 @@ static int run(sim_t *s, atota_module_t *m, const atota_flash_t *flash,
                 atota_stream_t net = atota_stream_posix_iface(s->stream);
                 net.ops->close(net.ctx);
             }
+            /* The web server goes down with the module: its listener and connections close (the
+             * boot stops it too; a second stop is a no-op). */
+            atota_httpd_t web = atota_httpd_posix_iface(s->httpd);
+            web.ops->stop(web.ctx);
             if ((err = atota_module_boot(m, flash, host, mopts, &diag)))
                 return fail(flash_path, "cannot boot after a restart: %s",
                             atota_diag_text(&diag, err));
@@ -404,6 +447,16 @@ int main(int argc, char **argv)
         rc = fail(NULL, "cannot start the TCP/TLS streams (libcurl)");
         goto out;
     }
+    atota_httpd_posix_opts_t web_opts = {.host = o.web_host,
+                                         .port = o.web_port,
+                                         .on_listen = web_listen,
+                                         .log = host_log,
+                                         .ctx = &s};
+    s.print_web = o.kind != ATOTA_UART_STDIO; /* with --stdio, standard output is the AT port */
+    if (!(s.httpd = atota_httpd_posix_new(&web_opts))) {
+        rc = fail(NULL, "out of memory");
+        goto out;
+    }
     for (unsigned i = 0; i < o.connect_to_count; i++) {
         /* checked by parse_options: only memory can fail here */
         if ((err = atota_http_posix_connect_to(s.http, o.connect_to[i], &diag)) ||
@@ -424,6 +477,7 @@ int main(int argc, char **argv)
         .set_uart = host_set_uart,
         .http = atota_http_posix_iface(s.http),
         .stream = atota_stream_posix_iface(s.stream),
+        .httpd = atota_httpd_posix_iface(s.httpd),
     };
     atota_module_opts_t mopts = {.profile_name = o.module,
                                  .aps = o.ap_count ? o.aps : NULL,
@@ -445,6 +499,7 @@ int main(int argc, char **argv)
     rc = run(&s, m, flash, &host, &mopts, o.flash);
 
 out:
+    atota_httpd_posix_free(s.httpd);
     atota_stream_posix_free(s.stream);
     atota_http_posix_free(s.http);
     atota_uart_server_close(s.uart);

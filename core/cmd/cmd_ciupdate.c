@@ -393,7 +393,8 @@ static const atota_stream_sink_t stream_sink = {on_connected, on_data, on_closed
 
 bool atota_module_ota_running(const atota_module_t *m)
 {
-    return atota_download_running(&m->download) || m->ciupdate.phase != ATOTA_CIUPDATE_PHASE_IDLE;
+    return atota_download_running(&m->download) || m->ciupdate.phase != ATOTA_CIUPDATE_PHASE_IDLE ||
+           atota_webserver_uploading(m);
 }
 
 void atota_ciupdate_poll(atota_module_t *m)

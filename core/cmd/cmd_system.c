@@ -59,7 +59,7 @@ static atota_at_rc_t cmd_rst(atota_at_t *at, void *ctx, const atota_at_params_t 
  * "%d.%d.%d.%d%s"). Fewer than four numbers are completed with zeros ("v2.1" -> 2.1.0.0); a
  * version without a leading number gives 0.0.0.0 (docs/module.md). The suffix is kept only when
  * it starts with '-'. */
-static void parse_version(const char *v, unsigned num[4], const char **suffix)
+void atota_module_parse_version(const char *v, unsigned num[4], const char **suffix)
 {
     memset(num, 0, 4 * sizeof num[0]);
     *suffix = "";
@@ -102,7 +102,7 @@ static atota_at_rc_t cmd_gmr(atota_at_t *at, void *ctx, const atota_at_params_t 
     const atota_app_desc_t *d = &m->boot.app_desc;
     unsigned v[4];
     const char *suffix;
-    parse_version(d->version, v, &suffix);
+    atota_module_parse_version(d->version, v, &suffix);
     /* The two commits (the closed core's and the esp-at project's) are not in the image: they
      * are taken from the app's ELF SHA-256, 7 and 8 hex digits like the real ones. */
     char core[8], project[9];

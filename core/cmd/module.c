@@ -367,6 +367,8 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     if (!m || !flash || !host)
         return atota_diag_set(diag, ATOTA_ERR_INVALID_ARG, "atota_module_boot: NULL argument");
     unsigned boots = m->flash == flash ? m->boots : 0;
+    if (m->flash == flash)
+        atota_webserver_reset(m); /* a reset kills the web server */
     memset(m, 0, sizeof *m);
     m->flash = flash;
     m->host = host;
@@ -419,11 +421,11 @@ atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
     }
 
     atota_at_init(&m->at, host->write, host->ctx);
-    /* ESP-AT's order: base, Wi-Fi, the OTA commands (esp_at_ota_cmd_regist), UART, then the user
-     * commands (AT+USEROTA). */
+    /* ESP-AT's order: base, Wi-Fi, the OTA commands (esp_at_ota_cmd_regist), UART, the user
+     * commands (AT+USEROTA), then the web server (esp_at_web_server_cmd_regist). */
     if ((err = atota_cmd_system_register(m)) || (err = atota_cmd_wifi_register(m)) ||
         (err = atota_cmd_ciupdate_register(m)) || (err = atota_cmd_uart_register(m)) ||
-        (err = atota_cmd_userota_register(m)))
+        (err = atota_cmd_userota_register(m)) || (err = atota_cmd_webserver_register(m)))
         return atota_diag_set(diag, err, "registering the AT commands: %s", atota_strerror(err));
 
     if (host->set_uart)
@@ -461,4 +463,5 @@ void atota_module_poll(atota_module_t *m)
     atota_wifi_poll(m);
     atota_download_poll(&m->download);
     atota_ciupdate_poll(m);
+    atota_webserver_poll(m);
 }

@@ -8,14 +8,17 @@
  * Command tables live in core/cmd/cmd_<group>.c and are registered by atota_module_boot():
  *   cmd_system.c  AT, ATE0, ATE1, AT+RST, AT+GMR, AT+CMD?, AT+RESTORE, AT+SYSROLLBACK, AT+RFPOWER,
  *                 AT+SYSMSG, AT+SYSLOG, AT+SYSSTORE; AT+UART, AT+UART_CUR, AT+UART_DEF (a table
- *                 of their own, registered last as ESP-AT does)
+ *                 of their own, registered after the OTA commands as ESP-AT does)
  *   cmd_sysflash.c AT+SYSFLASH
  *   cmd_wifi.c    AT+CWMODE, AT+CWDHCP, AT+CWAUTOCONN, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
  *                 AT+CIPSTA?, AT+CIPAP?, AT+CIPSTAMAC?, AT+CIPAPMAC?, AT+CIFSR, AT+CIPMUX,
  *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?
  *   cmd_userota.c AT+USEROTA
  *   cmd_ciupdate.c AT+CIUPDATE, AT+CIPFWVER?
- * Later issues add cmd_webserver.c.
+ *   cmd_webserver.c AT+WEBSERVER (its endpoints: web_wifi.c provisioning, web_upload.c uploads;
+ *                 the page core/cmd/web/index.html, embedded by the build), registered last,
+ *                 after AT+USEROTA, as ESP-AT's esp_at_web_server_cmd_regist follows
+ *                 esp_at_user_cmd_regist
  */
 #ifndef ATOTA_CORE_CMD_MODULE_H
 #define ATOTA_CORE_CMD_MODULE_H
@@ -25,6 +28,7 @@
 
 #include "core/at/at.h"
 #include "core/cmd/ciupdate.h"
+#include "core/cmd/webserver.h"
 #include "core/cmd/wifi.h"
 #include "core/err.h"
 #include "core/fmt/fwconfig.h"
@@ -116,6 +120,8 @@ typedef struct atota_module {
     atota_download_t download;
     /* AT+CIUPDATE and AT+CIPFWVER (core/cmd/cmd_ciupdate.c) */
     atota_ciupdate_t ciupdate;
+    /* AT+WEBSERVER (core/cmd/webserver.h): the server, provisioning, the upload */
+    atota_webserver_t webserver;
     /* the AT port */
     atota_at_t at;
     unsigned boots; /* how many times atota_module_boot ran over this flash in this process */
@@ -126,7 +132,9 @@ typedef struct atota_module {
  * configuration, opens NVS and loads the settings, registers the commands, marks a
  * PENDING_VERIFY app valid (ESP-AT's esp_at_init, esp-at-ota.md §6) and writes "\r\nready\r\n".
  * Returns ATOTA_ERR_NO_BOOTABLE_APP when nothing can boot (a real module then resets forever), or
- * a flash error (a power cut). m is (re)initialised; flash and host must outlive it. */
+ * a flash error (a power cut). m is (re)initialised; flash and host must outlive it. A reboot
+ * (m booted before over the same flash) first stops the web server the last boot left running
+ * (atota_webserver_reset): a reset ends it, and its port is the host's to reuse. */
 atota_err_t atota_module_boot(atota_module_t *m, const atota_flash_t *flash,
                               const atota_module_host_t *host, const atota_module_opts_t *opts,
                               atota_diag_t *diag);
@@ -141,7 +149,8 @@ void atota_module_log(const atota_module_t *m, const char *fmt, ...)
 /* Bytes from the UART. */
 void atota_module_feed(atota_module_t *m, const void *data, size_t len);
 
-/* Runs timers (a pending Wi-Fi join, a scan); the host calls it every few milliseconds. */
+/* Runs timers (a pending Wi-Fi join, a scan, the web server's provisioning); the host calls it
+ * every few milliseconds. */
 void atota_module_poll(atota_module_t *m);
 
 /* Stores the settings that AT+SYSSTORE governs (m->sys.sysmsg, Wi-Fi's via atota_wifi_save) in
@@ -155,7 +164,7 @@ atota_err_t atota_module_save_uart_def(atota_module_t *m);
 atota_err_t atota_module_save_sysstore(atota_module_t *m);
 
 /* Command tables, registered by atota_module_boot in this order: system, Wi-Fi, CIUPDATE, UART,
- * USEROTA. */
+ * USEROTA, WEBSERVER (core/cmd/webserver.h). */
 atota_err_t atota_cmd_system_register(atota_module_t *m);
 atota_err_t atota_cmd_wifi_register(atota_module_t *m);
 atota_err_t atota_cmd_userota_register(atota_module_t *m);
@@ -169,8 +178,13 @@ void atota_ciupdate_poll(atota_module_t *m);
  * slot, the profile's rollback setting, its chip and revision (AT+USEROTA, AT+CIUPDATE). */
 void atota_module_writer_opts(const atota_module_t *m, atota_ota_writer_opts_t *wo);
 
-/* Whether an OTA of any kind (AT+USEROTA, AT+CIUPDATE) is running: one at a time. */
+/* Whether an OTA of any kind (AT+USEROTA, AT+CIUPDATE, an AT+WEBSERVER upload) is running: one
+ * at a time. */
 bool atota_module_ota_running(const atota_module_t *m);
+
+/* The four numbers AT+GMR prints after "AT version:" (and /getotainfo's at_core_version), from an
+ * app descriptor's version: "v4.2.0.0-dev" gives 4,2,0,0 and suffix "-dev" (docs/module.md). */
+void atota_module_parse_version(const char *version, unsigned num[4], const char **suffix);
 
 /* AT+SYSFLASH's handlers (cmd_sysflash.c), in cmd_system.c's table (ctx is the module). */
 atota_at_rc_t atota_cmd_sysflash_query(atota_at_t *at, void *ctx, const atota_at_params_t *p);

@@ -19,7 +19,15 @@
 #define NAME_MAX_LEN   31u  /* sizeof module_name - 1 */
 #define SHOWN_MAX      40u  /* bytes of a bad value quoted in a message */
 
-typedef enum { KIND_NAME, KIND_HOST, KIND_PORT, KIND_TOKEN, KIND_FEATURE, KIND_UINT } kind_t;
+typedef enum {
+    KIND_NAME,
+    KIND_HOST,
+    KIND_PORT,
+    KIND_TOKEN,
+    KIND_FEATURE,
+    KIND_UINT,
+    KIND_PASSWORD, /* optional: written and listed only when set */
+} kind_t;
 
 typedef struct {
     const char *name;
@@ -47,8 +55,9 @@ typedef struct {
         n, KIND_UINT, offsetof(atota_fwconfig_t, f), 0, 0, m                                       \
     }
 
-/* Block order. The names are those of ESP-AT's Kconfig options, shortened (§3 table); the last two
- * are ATOTA's download policy (docs/userota.md). */
+/* Block order. The names are those of ESP-AT's Kconfig options, shortened (§3 table); then ATOTA's
+ * own: the download policy (docs/userota.md) and the web server's upload password
+ * (docs/webserver.md), last so that blocks without it read the same everywhere. */
 static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     STR_KEY("module_name", KIND_NAME, module_name),
     STR_KEY("ota_host", KIND_HOST, ota_host),
@@ -63,11 +72,12 @@ static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     FEATURE_KEY("webserver", ATOTA_FEATURE_WEBSERVER),
     UINT_KEY("ota_retries", ota_retries, ATOTA_FWCONFIG_MAX_OTA_RETRIES),
     UINT_KEY("ota_time_limit", ota_time_limit, ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT),
+    STR_KEY("web_password", KIND_PASSWORD, web_password),
 };
 
 #define KEY_NAMES                                                                                  \
     "module_name, ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, ota, ota_ssl, "    \
-    "userota, webserver, ota_retries, ota_time_limit"
+    "userota, webserver, ota_retries, ota_time_limit, web_password"
 
 void atota_fwconfig_defaults(atota_fwconfig_t *c)
 {
@@ -278,6 +288,25 @@ static atota_err_t check_token(const fwkey_t *k, const char *v, size_t len, atot
     return ATOTA_OK;
 }
 
+/* web_password: what a browser can put in a header value as it is (a ByteString of visible ASCII;
+ * no space, so that no header parser's trimming can change it). */
+static atota_err_t check_password(const fwkey_t *k, const char *v, size_t len, atota_diag_t *diag)
+{
+    if (len > ATOTA_FWCONFIG_WEB_PASSWORD_MAX)
+        return atota_diag_set(diag, ATOTA_ERR_FWCONFIG, "%s: %zu characters, at most %u fit",
+                              k->name, len, ATOTA_FWCONFIG_WEB_PASSWORD_MAX);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        /* the message names the position, never the password */
+        if (ch < 0x21 || ch > 0x7E)
+            return atota_diag_set(diag, ATOTA_ERR_FWCONFIG,
+                                  "%s: character %zu is 0x%02x: a password is printable ASCII "
+                                  "without space (0x21-0x7e)",
+                                  k->name, i + 1, ch);
+    }
+    return ATOTA_OK;
+}
+
 static const fwkey_t *find_key(const char *name, size_t len)
 {
     for (size_t i = 0; i < ATOTA_FWCONFIG_KEYS; i++)
@@ -317,6 +346,9 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
         break;
     case KIND_TOKEN:
         err = check_token(k, v, vlen, diag);
+        break;
+    case KIND_PASSWORD:
+        err = check_password(k, v, vlen, diag);
         break;
     case KIND_PORT:
         err = parse_port(k, v, vlen, &port, diag);
@@ -368,6 +400,8 @@ const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char 
     if (!c || !out || index >= ATOTA_FWCONFIG_KEYS || cap == 0)
         return NULL;
     const fwkey_t *k = &keys[index];
+    if (k->kind == KIND_PASSWORD && ((const char *)c + k->offset)[0] == '\0')
+        return NULL; /* an optional key that is unset */
     size_t pos = append(out, cap, 0, k->name, strlen(k->name));
     pos = append(out, cap, pos, "=", 1);
     if (pos >= cap)
@@ -408,6 +442,8 @@ size_t atota_fwconfig_encode(const atota_fwconfig_t *c, uint8_t *out, size_t cap
     size_t pos = ATOTA_FWCONFIG_HEADER_LEN;
     for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
         char line[ATOTA_FWCONFIG_LINE_MAX + 2];
+        if (keys[i].kind == KIND_PASSWORD && ((const char *)c + keys[i].offset)[0] == '\0')
+            continue; /* unset optional key: not written */
         if (!atota_fwconfig_line(c, i, line, sizeof line))
             return 0;
         size_t n = strlen(line);

@@ -43,6 +43,7 @@
 #define ATOTA_FWCONFIG_DEFAULT_OTA_TIME_LIMIT 300u /* seconds */
 #define ATOTA_FWCONFIG_MAX_OTA_RETRIES        100u
 #define ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT     86400u
+#define ATOTA_FWCONFIG_WEB_PASSWORD_MAX       64u /* characters of web_password */
 
 typedef struct {
     bool present;         /* the image carries a block (else these are the defaults) */
@@ -57,6 +58,9 @@ typedef struct {
     /* ATOTA's own (no ESP-AT Kconfig): the download policy of AT+USEROTA (docs/userota.md) */
     uint32_t ota_retries;    /* resumes after a dropped connection, 0-100 (0: none, as ESP-AT) */
     uint32_t ota_time_limit; /* seconds for a whole download, 0-86400 (0: none, as ESP-AT) */
+    /* ATOTA's own: the password AT+WEBSERVER's /setotadata asks for in its X-Upload-Password
+     * header (docs/webserver.md); empty: no password, as ESP-AT */
+    char web_password[ATOTA_FWCONFIG_WEB_PASSWORD_MAX + 1];
 } atota_fwconfig_t;
 
 /* ESP-AT's defaults (and ATOTA's download policy defaults). */
@@ -64,9 +68,9 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c);
 
 /* Applies one "KEY=VALUE" (the `atota image create --config` option). Keys: module_name,
  * ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, feature names (ota, ota_ssl,
- * userota, webserver) with on/off, ota_retries and ota_time_limit. Unknown keys and bad values are
- * ATOTA_ERR_FWCONFIG with a message naming them, and c is left unchanged. Values: module_name  0-31
- * bytes of UTF-8 without control characters (empty: the profile's name)
+ * userota, webserver) with on/off, ota_retries, ota_time_limit and web_password. Unknown keys and
+ * bad values are ATOTA_ERR_FWCONFIG with a message naming them, and c is left unchanged. Values:
+ *   module_name  0-31 bytes of UTF-8 without control characters (empty: the profile's name)
  *   *_host       1-127 characters: a host name or IPv4 address (letters, digits, '-', '_', '.';
  *                dot-separated labels of 1-63 characters)
  *   *_port       1-65535, decimal
@@ -74,19 +78,23 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c);
  *                as it is sent in "Authorization: token <token>"
  *   ota_retries  0-100, decimal: resumes of a download after a dropped connection
  *   ota_time_limit 0-86400, decimal: seconds for a whole download, 0 for no limit
+ *   web_password 0-64 printable ASCII characters without space (0x21-0x7E), as a browser sends
+ *                them in a header; empty: uploads need no password
  * c->present is not changed. */
 atota_err_t atota_fwconfig_set(atota_fwconfig_t *c, const char *key_value, atota_diag_t *diag);
 
 /* Number of keys, and the index-th "KEY=VALUE" of c in block order (index < ATOTA_FWCONFIG_KEYS),
  * NUL-terminated in out (cap bytes, at most ATOTA_FWCONFIG_LINE_MAX needed). Returns out, or NULL
- * when index is past the last key or cap is short. For listing a configuration. */
-#define ATOTA_FWCONFIG_KEYS     13
+ * when index is past the last key, cap is short, or the key is an optional one that is unset
+ * (web_password empty): such a key is neither listed nor written, so a block without it stays
+ * readable by firmware that predates the key. For listing a configuration. */
+#define ATOTA_FWCONFIG_KEYS     14
 #define ATOTA_FWCONFIG_LINE_MAX 160
 const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char *out, size_t cap);
 
-/* Encodes the block (header and payload, every key) into out; returns its length, or 0 if cap is
- * short or c holds a value atota_fwconfig_set would refuse (so a block we write always decodes).
- * A cap of ATOTA_FWCONFIG_MAX_LEN is always enough. */
+/* Encodes the block (header and payload, every key but an unset optional one) into out; returns its
+ * length, or 0 if cap is short or c holds a value atota_fwconfig_set would refuse (so a block we
+ * write always decodes). A cap of ATOTA_FWCONFIG_MAX_LEN is always enough. */
 size_t atota_fwconfig_encode(const atota_fwconfig_t *c, uint8_t *out, size_t cap);
 
 /* Decodes a block that starts at data (len bytes available; bytes after the block are ignored).

@@ -421,6 +421,36 @@ bool atota_iot_digest_parse(const char *head, size_t len, uint8_t sha256[32])
     return false;
 }
 
+bool atota_iot_digest_value_parse(const char *value, size_t len, uint8_t sha256[32])
+{
+    static const char key[] = "sha-256";
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (value[i] == ' ' || value[i] == '\t'))
+            i++;
+        size_t end = i; /* a member runs to the next comma (base64 has none) */
+        while (end < len && value[end] != ',')
+            end++;
+        size_t n = end - i;
+        while (n > 0 && (value[i + n - 1] == ' ' || value[i + n - 1] == '\t'))
+            n--;
+        if (n > sizeof key && memcmp(value + i, key, sizeof key - 1) == 0 &&
+            value[i + sizeof key - 1] == '=') {
+            /* "sha-256=" then ":<base64>:" and nothing else (no parameters: RFC 9530 defines
+             * none for a digest) */
+            const char *v = value + i + sizeof key;
+            size_t vn = n - sizeof key;
+            size_t out = 0;
+            return vn == DIGEST_B64 + 2 && v[0] == ':' && v[vn - 1] == ':' &&
+                   mbedtls_base64_decode(sha256, 32, &out, (const unsigned char *)v + 1,
+                                         DIGEST_B64) == 0 &&
+                   out == 32;
+        }
+        i = end + 1;
+    }
+    return false;
+}
+
 char *atota_iot_digest_value(const uint8_t sha256[32], char *out)
 {
     size_t n = 0;

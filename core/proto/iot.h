@@ -150,6 +150,14 @@ atota_err_t atota_iot_download_reader_closed(atota_iot_download_reader_t *r, ato
  * sha-256 member, false otherwise (then the caller checks the length only). */
 bool atota_iot_digest_parse(const char *head, size_t len, uint8_t sha256[32]);
 
+/* The SHA-256 in the value of a Repr-Digest or Content-Digest field (RFC 9530; a structured-field
+ * dictionary), len bytes, not NUL-terminated: members separated by commas and optional spaces or
+ * tabs, the one named sha-256 (lower-case, as RFC 8941 keys are) a byte sequence of exactly 32
+ * bytes, `sha-256=:<44 base64 characters>:`. Other members (sha-512, ...) are skipped unread.
+ * Returns false, leaving sha256 unspecified, when there is no such member or it is malformed: a
+ * caller that asked for a digest check then refuses the data (AT+WEBSERVER's uploads). */
+bool atota_iot_digest_value_parse(const char *value, size_t len, uint8_t sha256[32]);
+
 /* The header's value for a digest: "sha-256=:<44 base64 characters>:" and a NUL (out holds at
  * least ATOTA_IOT_DIGEST_VALUE_MAX bytes). Returns out. */
 #define ATOTA_IOT_DIGEST_VALUE_MAX 56u

@@ -29,6 +29,15 @@ static void expect_contains(const char *what, const char *text, const char *want
     }
 }
 
+/* Where needle (n bytes) first occurs in hay (len bytes), or NULL. */
+static const uint8_t *find_bytes(const uint8_t *hay, size_t len, const char *needle, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return hay + i;
+    return NULL;
+}
+
 static void expect_same_config(const atota_fwconfig_t *got, const atota_fwconfig_t *want)
 {
     assert_int_equal(got->present, want->present);
@@ -42,6 +51,7 @@ static void expect_same_config(const atota_fwconfig_t *got, const atota_fwconfig
     assert_int_equal(got->features, want->features);
     assert_int_equal(got->ota_retries, want->ota_retries);
     assert_int_equal(got->ota_time_limit, want->ota_time_limit);
+    assert_string_equal(got->web_password, want->web_password);
 }
 
 static void expect_defaults(const atota_fwconfig_t *c)
@@ -79,6 +89,7 @@ static void custom_config(atota_fwconfig_t *c)
     set_ok(c, "webserver=off");
     set_ok(c, "ota_retries=0");
     set_ok(c, "ota_time_limit=45");
+    set_ok(c, "web_password=s3cret!#=~");
 }
 
 static void defaults_are_esp_at_kconfig(void **state)
@@ -100,6 +111,8 @@ static void defaults_are_esp_at_kconfig(void **state)
     /* ATOTA's download policy (docs/userota.md): 5 resumes, 300 s for a whole download */
     assert_int_equal(c.ota_retries, 5);
     assert_int_equal(c.ota_time_limit, 300);
+    /* AT+WEBSERVER's upload password (docs/webserver.md): none, as ESP-AT */
+    assert_string_equal(c.web_password, "");
 }
 
 static void every_key_sets_its_field(void **state)
@@ -160,6 +173,14 @@ static void every_key_sets_its_field(void **state)
     assert_int_equal(c.ota_time_limit, 0);
     set_ok(&c, "ota_time_limit=86400"); /* a day: the most */
     assert_int_equal(c.ota_time_limit, 86400);
+    set_ok(&c, "web_password=pw");
+    assert_string_equal(c.web_password, "pw");
+    /* 64 characters, every printable ASCII one but space: the most */
+    set_ok(&c, "web_password=!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`");
+    assert_int_equal(strlen(c.web_password), 64);
+    assert_string_equal(c.web_password + 60, "]^_`");
+    set_ok(&c, "web_password=");
+    assert_string_equal(c.web_password, "");
     assert_false(c.present); /* set does not claim a block */
 }
 
@@ -216,6 +237,13 @@ static void bad_keys_and_values_each_say_what(void **state)
         {"ota_time_limit=86401", "ota_time_limit: '86401' is not a number from 0 to 86400"},
         {"ota_time_limit=99999999999", "ota_time_limit: '99999999999' is not a number"},
         {"ota_time_limit=4294967296", "ota_time_limit: '4294967296' is not a number"},
+        {"web_password=two words", "web_password: character 4 is 0x20: a password is printable "
+                                   "ASCII without space (0x21-0x7e)"},
+        {"web_password=tab\there", "web_password: character 4 is 0x09"},
+        {"web_password=caf\xc3\xa9", "web_password: character 4 is 0xc3"},
+        {"web_password=x\x7f", "web_password: character 2 is 0x7f"},
+        {"web_password=0123456789012345678901234567890123456789012345678901234567890123X",
+         "web_password: 65 characters, at most 64 fit"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         atota_fwconfig_t c, before;
@@ -260,6 +288,7 @@ static void lines_list_every_key_in_block_order(void **state)
         "webserver=off",
         "ota_retries=0",
         "ota_time_limit=45",
+        "web_password=s3cret!#=~",
     };
     char line[ATOTA_FWCONFIG_LINE_MAX];
     for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
@@ -267,6 +296,9 @@ static void lines_list_every_key_in_block_order(void **state)
         assert_string_equal(line, want[i]);
     }
     assert_null(atota_fwconfig_line(&c, ATOTA_FWCONFIG_KEYS, line, sizeof line));
+    /* an unset web_password is an optional key left out: no line */
+    set_ok(&c, "web_password=");
+    assert_null(atota_fwconfig_line(&c, ATOTA_FWCONFIG_KEYS - 1, line, sizeof line));
     assert_null(atota_fwconfig_line(&c, 1, line, 10));    /* "ota_host=" fits, the host does not */
     assert_non_null(atota_fwconfig_line(&c, 7, line, 8)); /* "ota=off" and its NUL */
     assert_null(atota_fwconfig_line(&c, 7, line, 7));
@@ -314,6 +346,29 @@ static void encode_decode_round_trip(void **state)
     assert_true(back.present);
     back.present = false;
     expect_defaults(&back);
+    /* without a password the block is what it was before the key existed: every line of the
+     * thirteen older keys, no web_password line, so older firmware reads it */
+    assert_null(find_bytes(b1, n1, "web_password", 12));
+    assert_non_null(find_bytes(b1, n1, "\nota_time_limit=300\n", 20));
+    assert_int_equal(b1[n1 - 1], '\n');
+    assert_memory_equal(b1 + n1 - 19, "ota_time_limit=300\n", 19);
+    /* a block that carries it reads back with it */
+    atota_fwconfig_t pw = def;
+    set_ok(&pw, "web_password=open-sesame");
+    n1 = atota_fwconfig_encode(&pw, b1, sizeof b1);
+    assert_non_null(find_bytes(b1, n1, "\nweb_password=open-sesame\n", 26));
+    assert_int_equal(atota_fwconfig_decode(b1, n1, &back, &d), ATOTA_OK);
+    assert_string_equal(back.web_password, "open-sesame");
+    /* and a block that lists it empty is valid too (the key given, set to nothing) */
+    static const char empty_pw[] = "web_password=\n";
+    uint8_t blk[64];
+    memcpy(blk, "ATOTACFG", 8);
+    atota_put_le16(blk + 8, 1);
+    atota_put_le16(blk + 10, sizeof empty_pw - 1);
+    memcpy(blk + 16, empty_pw, sizeof empty_pw - 1);
+    atota_put_le32(blk + 12, atota_crc32_le(0, blk + 16, sizeof empty_pw - 1));
+    assert_int_equal(atota_fwconfig_decode(blk, 16 + sizeof empty_pw - 1, &back, &d), ATOTA_OK);
+    assert_string_equal(back.web_password, "");
 
     /* The largest configuration fits the block. */
     atota_fwconfig_t big;
@@ -329,6 +384,7 @@ static void encode_decode_round_trip(void **state)
     big.features = 0;
     big.ota_retries = ATOTA_FWCONFIG_MAX_OTA_RETRIES;
     big.ota_time_limit = ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT;
+    memset(big.web_password, '~', ATOTA_FWCONFIG_WEB_PASSWORD_MAX);
     n = atota_fwconfig_encode(&big, block, ATOTA_FWCONFIG_MAX_LEN);
     assert_true(n > 0 && n <= ATOTA_FWCONFIG_MAX_LEN);
     assert_int_equal(atota_fwconfig_decode(block, n, &back, &d), ATOTA_OK);
@@ -368,6 +424,9 @@ static void encode_refuses_short_buffers_and_bad_values(void **state)
     assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
     bad = c;
     bad.ota_time_limit = 86401;
+    assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
+    bad = c;
+    strcpy(bad.web_password, "no spaces");
     assert_int_equal(atota_fwconfig_encode(&bad, block, sizeof block), 0);
 }
 

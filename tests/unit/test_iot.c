@@ -831,6 +831,50 @@ static void digest_round_trip(void **state)
         assert_false(atota_iot_digest_parse(bad[i], strlen(bad[i]), got));
 }
 
+/* A Content-Digest / Repr-Digest field value (AT+WEBSERVER's uploads): the sha-256 member of a
+ * dictionary, wherever it stands; a missing or malformed one is false (the upload is refused). */
+static void digest_value_parse(void **state)
+{
+    (void)state;
+    uint8_t sha[32], got[32];
+    for (unsigned i = 0; i < sizeof sha; i++)
+        sha[i] = (uint8_t)(255 - i * 7);
+    char value[ATOTA_IOT_DIGEST_VALUE_MAX];
+    atota_iot_digest_value(sha, value);
+    char field[256];
+    static const char *const good[] = {"%s", "  %s  ", "sha-512=:AAAA:, %s",
+                                       "md5=:x:,\t%s\t, sha-512=:BBBB:", "unixsum=1,%s"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(field, sizeof field, good[i], value);
+        memset(got, 0, sizeof got);
+        if (!atota_iot_digest_value_parse(field, strlen(field), got)) {
+            print_error("\"%s\": expected the sha-256 member to be read\n", field);
+            fail();
+        }
+        assert_memory_equal(got, sha, sizeof sha);
+    }
+    /* the length given counts, not a NUL */
+    snprintf(field, sizeof field, "%sEXTRA", value);
+    assert_true(atota_iot_digest_value_parse(field, strlen(value), got));
+    static const char *const bad[] = {
+        "",
+        "sha-512=:AAAA:",
+        "SHA-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:",     /* keys are lower-case */
+        "sha-256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",       /* not a byte sequence */
+        "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:",         /* 30 bytes */
+        "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:", /* 35 bytes */
+        "sha-256=:!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!:",     /* not base64 */
+        "sha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:;p=1", /* a parameter */
+        "sha-2566=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:",
+        "xsha-256=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (atota_iot_digest_value_parse(bad[i], strlen(bad[i]), got)) {
+            print_error("\"%s\": expected no digest\n", bad[i]);
+            fail();
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -855,6 +899,7 @@ int main(void)
         cmocka_unit_test(reply_error_fails_cleanly),
         cmocka_unit_test(safe_names),
         cmocka_unit_test(digest_round_trip),
+        cmocka_unit_test(digest_value_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,15 +302,16 @@ static void test_cmd_list(void **state)
                     fx_visible(out, b, sizeof b));
         fail();
     }
-    /* one line per registered command, the UART table, then AT+USEROTA last */
+    /* one line per registered command, the UART table, AT+USEROTA, then AT+WEBSERVER last */
     unsigned n = 0;
     while (atota_at_cmd_at(&r->m.at, n))
         n++;
     char tail[256];
     snprintf(tail, sizeof tail,
              "+CMD:%u,\"AT+UART\",0,1,1,0\r\n+CMD:%u,\"AT+UART_CUR\",0,1,1,0\r\n"
-             "+CMD:%u,\"AT+UART_DEF\",0,1,1,0\r\n+CMD:%u,\"AT+USEROTA\",0,0,1,0\r\n\r\nOK\r\n",
-             n - 4, n - 3, n - 2, n - 1);
+             "+CMD:%u,\"AT+UART_DEF\",0,1,1,0\r\n+CMD:%u,\"AT+USEROTA\",0,0,1,0\r\n"
+             "+CMD:%u,\"AT+WEBSERVER\",0,0,1,0\r\n\r\nOK\r\n",
+             n - 5, n - 4, n - 3, n - 2, n - 1);
     size_t tl = strlen(tail);
     assert_true(r->host_state.len > tl);
     assert_string_equal(out + r->host_state.len - tl, tail);
