@@ -47,5 +47,6 @@ int cli_cmd_flash(int argc, char **argv);
 int cli_cmd_at(int argc, char **argv);
 int cli_cmd_userota(int argc, char **argv);
 int cli_cmd_ciupdate(int argc, char **argv);
+int cli_cmd_web(int argc, char **argv);
 
 #endif /* ATOTA_APPS_ATOTA_CLI_H */

@@ -22,7 +22,9 @@ static const char usage[] =
     "                             version (atota userota --help)\n"
     "  ciupdate --port PORT [...] upgrade a module with AT+CIUPDATE from its OTA server and show\n"
     "                             its progress; --list the server's versions (AT+CIPFWVER?),\n"
-    "                             --state the last update's (atota ciupdate --help)\n";
+    "                             --state the last update's (atota ciupdate --help)\n"
+    "  web info|upload --url URL  a module's web server (AT+WEBSERVER): its firmware and\n"
+    "                             partitions, or upload a file to one (atota web --help)\n";
 
 int main(int argc, char **argv)
 {
@@ -44,6 +46,8 @@ int main(int argc, char **argv)
         return cli_cmd_userota(argc - 1, argv + 1);
     if (!strcmp(cmd, "ciupdate"))
         return cli_cmd_ciupdate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "web"))
+        return cli_cmd_web(argc - 1, argv + 1);
     fprintf(stderr, "atota: unknown command '%s'\n%s", cmd, usage);
     return CLI_EXIT_USAGE;
 }

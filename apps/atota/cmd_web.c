@@ -1,0 +1,459 @@
+/*
+ * `atota web`: a module's web server (AT+WEBSERVER, esp-at-ota.md §4) from this host, as the
+ * module's page does it from a browser: for a production line or a laptop joined to the module's
+ * softAP, and for scripts.
+ *
+ *   info    GET /getotainfo: the running version and the partitions an upload may name
+ *   upload  POST /setotadata with the file; before sending, the same checks as the page: the name
+ *           is a partition the module lists, the size fits it, and the content suits it (for
+ *           "ota" a whole valid app image for the module's chip, verified here; for a partition
+ *           with a known magic, its first bytes). The module's answer: {"state": 0} with 200.
+ *
+ * ATOTA's extensions (docs/webserver.md) are used when the module announces them in
+ * /getotainfo: the partition sizes and magics, the chip, the upload password (X-Upload-Password)
+ * and the body's SHA-256 (Content-Digest, RFC 9530). Against ESP-AT's own firmware, which has
+ * none of them, the checks it cannot make are skipped and the upload is the same request as
+ * ESP-AT's page sends. No "Expect: 100-continue": esp_http_server does not answer it.
+ */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apps/atota/at_link.h"
+#include "apps/atota/cli.h"
+#include "core/fmt/image.h"
+#include "core/proto/iot.h"
+#include "core/util/hash.h"
+
+static const char web_usage[] =
+    "atota web info --url URL [--timeout S]\n"
+    "       atota web upload --url URL [--object NAME] [--password PW] [--force] [--timeout S]\n"
+    "                        FILE\n"
+    "  URL: the module's web server (http://192.168.4.1/ on its softAP; atota-sim prints it)\n"
+    "  --object: the partition to write: ota (the firmware, default) or a label /getotainfo\n"
+    "  lists; --password: the upload password the firmware asks for (web_password)\n"
+    "  --force: send even when the checks made here fail (the module checks again)\n"
+    "  --timeout: seconds for the whole exchange (default 300)";
+
+#define DEFAULT_TIMEOUT_S 300u
+#define ESPAT_PAGE_MAX    2097152u /* esp-at-ota.md §4.5: ESP-AT's page refuses files >= 2 MiB */
+#define REPLY_MAX         16384u
+#define FILE_MAX          (64u << 20)
+
+typedef struct {
+    char name[24];
+    int64_t size;     /* -1: not announced */
+    uint8_t magic[8]; /* the bytes the content starts with */
+    size_t magic_len; /* 0: none announced */
+    unsigned magic_offset;
+} part_t;
+
+typedef struct {
+    char fw_version[64], at_core_version[32];
+    part_t parts[32];
+    unsigned count;
+    bool extensions; /* partition_info was there */
+    bool has_chip;
+    uint16_t chip_id;
+    bool password, sha256;
+} info_t;
+
+typedef struct {
+    char data[REPLY_MAX];
+    size_t len;
+} reply_t;
+
+static size_t on_reply(char *buf, size_t size, size_t n, void *ctx)
+{
+    reply_t *r = ctx;
+    size_t len = size * n;
+    size_t room = sizeof r->data - 1 - r->len;
+    size_t take = len < room ? len : room;
+    memcpy(r->data + r->len, buf, take);
+    r->len += take;
+    r->data[r->len] = 0;
+    return len;
+}
+
+/* "http://host/" + path, without a doubled slash. */
+static void endpoint(const char *url, const char *path, char *out, size_t cap)
+{
+    size_t n = strlen(url);
+    while (n && url[n - 1] == '/')
+        n--;
+    snprintf(out, cap, "%.*s%s", (int)n, url, path);
+}
+
+static bool parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > cap)
+        return false;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return false;
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return true;
+}
+
+/* /getotainfo's body (§4.3, and ATOTA's keys when there). */
+static int parse_info(const char *body, info_t *info)
+{
+    memset(info, 0, sizeof *info);
+    cJSON *root = cJSON_Parse(body);
+    if (!root)
+        return cli_error("/getotainfo", "the answer is not JSON: %.200s", body);
+    int rc = CLI_EXIT_OK;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(root, "state");
+    const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "fw_version");
+    const cJSON *core = cJSON_GetObjectItemCaseSensitive(root, "at_core_version");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "partitions");
+    const cJSON *pinfo = cJSON_GetObjectItemCaseSensitive(root, "partition_info");
+    const cJSON *chip = cJSON_GetObjectItemCaseSensitive(root, "chip_id");
+    if (!cJSON_IsNumber(state) || state->valuedouble != 0 || !cJSON_IsString(fw)) {
+        rc = cli_error("/getotainfo", "unexpected answer: %.200s", body);
+        goto out;
+    }
+    snprintf(info->fw_version, sizeof info->fw_version, "%s", fw->valuestring);
+    if (cJSON_IsString(core))
+        snprintf(info->at_core_version, sizeof info->at_core_version, "%s", core->valuestring);
+    info->password = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "password"));
+    info->sha256 = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "sha256"));
+    if (cJSON_IsNumber(chip)) {
+        info->has_chip = true;
+        info->chip_id = (uint16_t)chip->valueint;
+    }
+    const cJSON *p;
+    if (cJSON_IsArray(pinfo)) {
+        info->extensions = true;
+        cJSON_ArrayForEach(p, pinfo)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+            const cJSON *size = cJSON_GetObjectItemCaseSensitive(p, "size");
+            const cJSON *magic = cJSON_GetObjectItemCaseSensitive(p, "magic");
+            const cJSON *off = cJSON_GetObjectItemCaseSensitive(p, "magic_offset");
+            if (!cJSON_IsString(name) || info->count == sizeof info->parts / sizeof info->parts[0])
+                continue;
+            part_t *part = &info->parts[info->count++];
+            snprintf(part->name, sizeof part->name, "%s", name->valuestring);
+            part->size = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1;
+            if (cJSON_IsString(magic) &&
+                !parse_hex(magic->valuestring, part->magic, sizeof part->magic, &part->magic_len))
+                part->magic_len = 0;
+            part->magic_offset = cJSON_IsNumber(off) ? (unsigned)off->valueint : 0;
+        }
+    } else if (cJSON_IsArray(parts)) {
+        cJSON_ArrayForEach(p, parts)
+        {
+            if (!cJSON_IsString(p) || info->count == sizeof info->parts / sizeof info->parts[0])
+                continue;
+            part_t *part = &info->parts[info->count++];
+            snprintf(part->name, sizeof part->name, "%s", p->valuestring);
+            part->size = -1;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+static CURL *new_request(const char *url, uint32_t timeout_s, reply_t *reply)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+    return c;
+}
+
+static int get_info(const char *url, uint32_t timeout_s, info_t *info)
+{
+    char target[2048];
+    endpoint(url, "/getotainfo", target, sizeof target);
+    reply_t *reply = calloc(1, sizeof *reply);
+    CURL *c = reply ? new_request(target, timeout_s, reply) : NULL;
+    if (!c) {
+        free(reply);
+        return cli_error(NULL, "out of memory");
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Object: none"); /* as the pages send it */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    CURLcode res = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    int rc;
+    if (res != CURLE_OK)
+        rc = cli_error(target, "%s", curl_easy_strerror(res));
+    else if (status != 200)
+        rc = cli_error(target, "HTTP %ld: %.200s", status, reply->data);
+    else
+        rc = parse_info(reply->data, info);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(reply);
+    return rc;
+}
+
+static void print_info(const info_t *info)
+{
+    printf("firmware version: %s\n", info->fw_version);
+    if (info->at_core_version[0])
+        printf("AT core version:  %s\n", info->at_core_version);
+    if (info->has_chip) {
+        const atota_chip_t *chip = atota_chip_by_id(info->chip_id);
+        printf("chip:             %s\n", chip ? chip->name : "unknown");
+    }
+    if (info->extensions)
+        printf("upload password:  %s\n", info->password ? "required" : "none");
+    printf("partitions:\n");
+    for (unsigned i = 0; i < info->count; i++) {
+        const part_t *p = &info->parts[i];
+        if (p->size >= 0)
+            printf("  %-16s %" PRId64 " bytes\n", p->name, p->size);
+        else
+            printf("  %s\n", p->name);
+    }
+}
+
+/* The checks the page makes before it sends a file; 0, or a message in why. */
+static int check_file(const info_t *info, const char *object, const uint8_t *data, size_t len,
+                      char *why, size_t cap)
+{
+    const part_t *part = NULL;
+    for (unsigned i = 0; i < info->count; i++)
+        if (!strcmp(info->parts[i].name, object))
+            part = &info->parts[i];
+    if (!part) {
+        snprintf(why, cap, "the module lists no partition '%s'", object);
+        return -1;
+    }
+    if (!len) {
+        snprintf(why, cap, "the file is empty");
+        return -1;
+    }
+    if (part->size >= 0 && (int64_t)len > part->size) {
+        snprintf(why, cap, "%zu bytes do not fit in '%s' (%" PRId64 " bytes)", len, object,
+                 part->size);
+        return -1;
+    }
+    if (!info->extensions && len >= ESPAT_PAGE_MAX) {
+        snprintf(why, cap, "%zu bytes: ESP-AT's page takes less than 2 MiB", len);
+        return -1;
+    }
+    if (!strncmp(object, "ota", 3)) {
+        atota_image_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.check_chip = info->has_chip;
+        o.chip_id = info->chip_id;
+        if (part->size > 0)
+            o.max_len = (uint32_t)part->size;
+        atota_diag_t d = {{0}};
+        atota_err_t err = atota_image_parse(data, len, &o, NULL, &d);
+        if (err) {
+            snprintf(why, cap, "not a valid app image for this module: %s",
+                     atota_diag_text(&d, err));
+            return -1;
+        }
+    } else if (part->magic_len) {
+        if (len < part->magic_offset + part->magic_len ||
+            memcmp(data + part->magic_offset, part->magic, part->magic_len)) {
+            snprintf(why, cap, "'%s' content starts with other bytes (the magic at offset %u)",
+                     object, part->magic_offset);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    bool tty;
+    int last_pct;
+} progress_t;
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    progress_t *p = ctx;
+    if (!p->tty || ultotal <= 0)
+        return 0;
+    int pct = (int)(ulnow * 100 / ultotal);
+    if (pct != p->last_pct) {
+        p->last_pct = pct;
+        printf("\r\033[Kuploading: %3d%%  (%" CURL_FORMAT_CURL_OFF_T " of %" CURL_FORMAT_CURL_OFF_T
+               " bytes)",
+               pct, ulnow, ultotal);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int upload(const char *url, const info_t *info, const char *object, const char *password,
+                  const uint8_t *data, size_t len, uint32_t timeout_s)
+{
+    char target[2048], header[256];
+    endpoint(url, "/setotadata", target, sizeof target);
+    reply_t *reply = calloc(1, sizeof *reply);
+    CURL *c = reply ? new_request(target, timeout_s, reply) : NULL;
+    if (!c) {
+        free(reply);
+        return cli_error(NULL, "out of memory");
+    }
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+    h = curl_slist_append(h, "Expect:");
+    snprintf(header, sizeof header, "Object: %s", object);
+    h = curl_slist_append(h, header);
+    if (password) {
+        snprintf(header, sizeof header, "X-Upload-Password: %s", password);
+        h = curl_slist_append(h, header);
+    }
+    if (info->sha256) {
+        uint8_t sha[32];
+        char value[80];
+        atota_sha256(data, len, sha);
+        snprintf(header, sizeof header, "Content-Digest: %s", atota_iot_digest_value(sha, value));
+        h = curl_slist_append(h, header);
+    }
+    progress_t prog = {.tty = isatty(STDOUT_FILENO), .last_pct = -1};
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)data);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &prog);
+    uint64_t t0 = cli_now_ms();
+    CURLcode res = curl_easy_perform(c);
+    double took = (double)(cli_now_ms() - t0) / 1000.0;
+    if (prog.tty && prog.last_pct >= 0) {
+        printf("\r\033[K");
+        fflush(stdout);
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    int rc;
+    if (res != CURLE_OK) {
+        rc = cli_error(target, "%s (the module keeps its firmware)", curl_easy_strerror(res));
+    } else if (status == 200 && strstr(reply->data, "\"state\": 0")) {
+        printf("uploaded %zu bytes to '%s' in %.1f s: %s\n", len, object, took, reply->data);
+        if (!strncmp(object, "ota", 3))
+            printf("the new firmware runs after a restart: send AT+RST\n");
+        rc = CLI_EXIT_OK;
+    } else if (status == 401) {
+        rc = cli_error(target, "HTTP 401 %s: wrong or missing upload password (--password)",
+                       reply->data);
+    } else {
+        rc = cli_error(target, "HTTP %ld %s: the module refused the file (it keeps its firmware)",
+                       status, reply->data);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    free(reply);
+    return rc;
+}
+
+int cli_cmd_web(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"url", required_argument, 0, 'u'},
+        {"object", required_argument, 0, 'o'},
+        {"password", required_argument, 0, 'p'},
+        {"force", no_argument, 0, 'f'},
+        {"timeout", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    if (argc < 2 || (strcmp(argv[1], "info") && strcmp(argv[1], "upload"))) {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            printf("usage: %s\n", web_usage);
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error(web_usage, "web needs info or upload");
+    }
+    bool is_upload = !strcmp(argv[1], "upload");
+    const char *url = NULL, *object = "ota", *password = NULL;
+    bool force = false;
+    uint32_t timeout_s = DEFAULT_TIMEOUT_S;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'o':
+            object = optarg;
+            break;
+        case 'p':
+            password = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 't':
+            if (cli_parse_u32(optarg, &timeout_s) || !timeout_s || timeout_s > 86400)
+                return cli_usage_error(web_usage, "bad --timeout '%s' (seconds)", optarg);
+            break;
+        case 'h':
+            printf("usage: %s\n", web_usage);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(web_usage, "bad option");
+        }
+    }
+    if (!url)
+        return cli_usage_error(web_usage, "web needs --url URL");
+    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+        return cli_usage_error(web_usage, "--url '%s': an http:// URL", url);
+    if (optind != argc - (is_upload ? 1 : 0))
+        return cli_usage_error(web_usage,
+                               is_upload ? "web upload needs one FILE" : "unexpected argument");
+    if (!*object || strlen(object) > 16 || strpbrk(object, "\r\n"))
+        return cli_usage_error(web_usage, "--object '%s': a partition label (1-16 bytes)", object);
+    if (password && (strlen(password) > 64 || strpbrk(password, "\r\n")))
+        return cli_usage_error(web_usage, "--password: at most 64 bytes on one line");
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+        return cli_error(NULL, "cannot start libcurl");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    info_t *info = calloc(1, sizeof *info);
+    int rc = info ? get_info(url, timeout_s, info) : cli_error(NULL, "out of memory");
+    if (rc == CLI_EXIT_OK && !is_upload)
+        print_info(info);
+    if (rc == CLI_EXIT_OK && is_upload) {
+        const char *path = argv[optind];
+        atota_diag_t d = {{0}};
+        atota_err_t err = cli_read_file(path, FILE_MAX, &data, &len, &d);
+        char why[512];
+        if (err) {
+            rc = cli_error(path, "%s", atota_diag_text(&d, err));
+        } else if (check_file(info, object, data, len, why, sizeof why)) {
+            if (force)
+                fprintf(stderr, "atota: %s: %s; sending it anyway (--force)\n", path, why);
+            else
+                rc = cli_error(path, "%s (nothing was sent; --force sends it anyway)", why);
+        }
+        if (rc == CLI_EXIT_OK && info->password && !password)
+            rc = cli_usage_error(web_usage, "the module asks for an upload password: --password");
+        if (rc == CLI_EXIT_OK)
+            rc = upload(url, info, object, password, data, len, timeout_s);
+    }
+    free(data);
+    free(info);
+    curl_global_cleanup();
+    return rc;
+}
