@@ -16,14 +16,6 @@ set -u
 . "$(dirname "$0")/lib/server.sh"
 trap 'for p in $SIM_PIDS $HTTP_PIDS $SERVER_PID; do kill -9 "$p" 2>/dev/null; done' EXIT
 
-MQTT_CA_OFFSET=$((0x3D000))
-cat >"$TMP/at_customize.csv" <<'CSV'
-# Name, Type, SubType, Offset, Size
-mfg_nvs, data, nvs, 0x21000, 112K
-mqtt_ca, 0x40, 27, 0x3D000, 8K
-factory_param, 0x40, 255, 0x3F000, 4K
-fs_storage, data, 0xff, 0x70000, 576K
-CSV
 
 # ---- the server, the device and its firmware ---------------------------------------------------
 server_start server
@@ -44,11 +36,6 @@ mqtt_len=$(stat -c %s "$TMP/mqtt_ca.bin")
 admin file put acme v2.0.0.0 "$TMP/mqtt_ca.bin" >/dev/null
 admin current acme v2.0.0.0 >/dev/null
 
-# mk_module OUT APP: a WROOM-32 flash with APP in ota_0 and the at_customize.csv above.
-mk_module() {
-    "$ATOTA" flash create --module esp32-wroom-32 --app "$2" --at-customize "$TMP/at_customize.csv" \
-        -o "$1" >/dev/null || fail "flash create $1"
-}
 
 # sysflash_text OUT OFFSET LEN: AT+SYSFLASH=2 of mqtt_ca; OUT gets the data after "+SYSFLASH:LEN,".
 sysflash_text() {

@@ -11,14 +11,6 @@ set -u
 . "$(dirname "$0")/lib/sim.sh"
 . "$(dirname "$0")/lib/userota.sh"
 
-MQTT_CA_OFFSET=$((0x3D000))
-cat >"$TMP/at_customize.csv" <<'CSV'
-# Name, Type, SubType, Offset, Size
-mfg_nvs, data, nvs, 0x21000, 112K
-mqtt_ca, 0x40, 27, 0x3D000, 8K
-factory_param, 0x40, 255, 0x3F000, 4K
-fs_storage, data, 0xff, 0x70000, 576K
-CSV
 head -c 120000 /dev/urandom >"$TMP/payload.bin"
 mk_image "$TMP/v1.bin" v1.0.0.0
 mk_image "$TMP/v2.bin" v2.0.0.0 --payload "$TMP/payload.bin"
@@ -34,10 +26,6 @@ printf '\x00' | dd of="$TMP/broken.bin" bs=1 seek=5000 conv=notrunc status=none
 { printf '\xf1\xf1'; head -c 9000 /dev/urandom; } >"$TMP/big_ca.bin"
 { printf 'XX'; head -c 100 /dev/urandom; } >"$TMP/bad_ca.bin"
 
-mk_module() {
-    "$ATOTA" flash create --module esp32-wroom-32 --app "$2" --at-customize "$TMP/at_customize.csv" \
-        -o "$1" >/dev/null || fail "flash create $1"
-}
 
 # web_start NAME: AT+CWMODE=3 and AT+WEBSERVER=1,80,25 on the running simulator; sets WEB_URL
 # from the simulator's "web server for port 80 on URL" line.

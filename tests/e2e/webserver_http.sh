@@ -18,13 +18,6 @@ set -u
 . "$(dirname "$0")/lib/atport.sh"
 command -v curl >/dev/null || fail "curl is not installed"
 
-cat >"$TMP/at_customize.csv" <<'CSV'
-# Name, Type, SubType, Offset, Size
-mfg_nvs, data, nvs, 0x21000, 112K
-mqtt_ca, 0x40, 27, 0x3D000, 8K
-factory_param, 0x40, 255, 0x3F000, 4K
-fs_storage, data, 0xff, 0x70000, 576K
-CSV
 OTA_SIZE=$((0x180000))
 
 # ---- the files ---------------------------------------------------------------------------------
@@ -45,8 +38,7 @@ cmp -s "$TMP/v2.bin" "$TMP/badsum.bin" && fail "badsum.bin is v2.bin"
 # mqtt_ca: the F1 F1 magic, then printable text (AT+SYSFLASH=2 reads it back as a line).
 { printf '\xf1\xf1'; head -c 1500 /dev/urandom | base64 -w0; } >"$TMP/mqtt_ca.bin"
 { printf '\xf1\xf1'; head -c 7000 /dev/urandom | base64 -w0; } >"$TMP/mqtt_big.bin"     # > 8 KB
-"$ATOTA" flash create --module esp32-wroom-32 --app "$TMP/v1.bin" \
-    --at-customize "$TMP/at_customize.csv" -o "$TMP/m.flash" >/dev/null || fail "flash create"
+mk_module "$TMP/m.flash" "$TMP/v1.bin"
 
 # ---- helpers ------------------------------------------------------------------------------------
 # web_start NAME: AT+WEBSERVER=1,80,25 answers OK and atota-sim prints where it listens: WEB.
@@ -330,8 +322,7 @@ sim_stop
 expect_eq "$SIM_RC" 0 "atota-sim's exit status after SIGTERM"
 
 # ---- a firmware with web_password ----------------------------------------------------------------
-"$ATOTA" flash create --module esp32-wroom-32 --app "$TMP/pw.bin" \
-    --at-customize "$TMP/at_customize.csv" -o "$TMP/m.flash" >/dev/null || fail "flash create (pw)"
+mk_module "$TMP/m.flash" "$TMP/pw.bin"
 sim_start pw --flash "$TMP/m.flash" --tcp 127.0.0.1:0
 atport_open
 atport_cmd "$TMP/mode.txt" 'AT+CWMODE=3'

@@ -47,6 +47,14 @@ mk_flash() {
         || fail "flash create $1"
 }
 
+# mk_module OUT APP: an ESP32-WROOM-32 flash with APP in ota_0 and lib/at_customize_mqtt.csv's
+# custom partitions (mqtt_ca at MQTT_CA_OFFSET).
+MQTT_CA_OFFSET=$((0x3D000))
+mk_module() {
+    "$ATOTA" flash create --module esp32-wroom-32 --app "$2" \
+        --at-customize "$UO_LIB/at_customize_mqtt.csv" -o "$1" >/dev/null || fail "flash create $1"
+}
+
 # wifi_join: the station joins the simulator's access point (network access needs it).
 wifi_join() {
     at "$TMP/cwjap.txt" 'AT+CWJAP="atota","atota-pass"'
