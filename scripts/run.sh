@@ -6,8 +6,10 @@
 # it the recommended version; lays out a complete flash image for a module with v1 (ESP-AT's
 # partition table, an at_customize.bin with mqtt_ca, the app in ota_0); boots atota-sim on it
 # with its AT port on a pty; talks to it with `atota at` as a host MCU would; and upgrades it with
-# AT+CIUPDATE (`atota ciupdate`, the progress lines as they come), the app and then mqtt_ca. From
-# a terminal the server and the module then keep running until Ctrl-C; otherwise they stop.
+# AT+CIUPDATE (`atota ciupdate`, the progress lines as they come), the app and then mqtt_ca; then
+# starts the module's web server (AT+WEBSERVER) and reads its page's data with `atota web info`.
+# From a terminal the server and the module then keep running until Ctrl-C (the page's URL is
+# printed); otherwise they stop.
 set -euo pipefail
 bin=$1
 module=${2:-esp32-wroom-32}
@@ -116,8 +118,16 @@ echo "== atota ciupdate --name mqtt_ca: a custom partition, staged, verified, th
 "$atota" at --port "$port" 'AT+SYSFLASH=2,"mqtt_ca",2,53'
 
 echo
+echo "== AT+WEBSERVER: the module's own web page, for an upgrade from a browser"
+"$atota" at --port "$port" AT+CWMODE=3 AT+WEBSERVER=1,80,25
+web=$(wait_for "$pid" "$out/atota-sim.out" "atota-sim: web server for port 80 on " "$out/atota-sim.log")
+echo "== atota web info: what the page shows (GET /getotainfo)"
+"$atota" web info --url "$web"
+
+echo
 if [ -t 0 ]; then
     echo "The module keeps running with its AT port on $port (log: $out/atota-sim.log)."
+    echo "Its web page: $web (upload $out/demo-v1.bin there, then AT+RST)."
     echo "Try: $atota at --port $port AT+CIUPDATE?"
     echo "The server's console: http://$http/ (account admin, password in"
     echo "$out/server-data/initial-admin-password). Ctrl-C stops both."
