@@ -109,7 +109,7 @@ static void check_vector(const char *dir, const char *name, bool bootloader)
     char path[1024], exp_path[1100];
     snprintf(path, sizeof path, "%s/%s/%s", ATOTA_VECTORS_DIR, dir, name);
     snprintf(exp_path, sizeof exp_path, "%s.expected.txt", path);
-    size_t len, exp_len;
+    size_t len = 0, exp_len = 0;
     uint8_t *data = (uint8_t *)fx_try_read_file(path, &len);
     char *expected = fx_try_read_file(exp_path, &exp_len);
     assert_non_null(data);
@@ -256,7 +256,7 @@ static atota_image_info_t parse_file(const char *rel, size_t *len_out)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", ATOTA_VECTORS_DIR, rel);
-    size_t len;
+    size_t len = 0;
     uint8_t *data = (uint8_t *)fx_try_read_file(path, &len);
     assert_non_null(data);
     atota_image_info_t info;
@@ -269,7 +269,7 @@ static atota_image_info_t parse_file(const char *rel, size_t *len_out)
 static void detects_secure_boot_v1_signature(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     atota_image_info_t info = parse_file("app/esp32_idf5.1.6_sbv1-signed_YOLO_BIT.bin", &len);
     assert_int_equal(info.image_len, 917424);
     assert_int_equal(info.sig.kind, ATOTA_IMAGE_SIG_SBV1);
@@ -280,7 +280,7 @@ static void detects_secure_boot_v1_signature(void **state)
 static void detects_secure_boot_v2_signature(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     atota_image_info_t info =
         parse_file("app/esp32_idf5.4_esp-at-v4.1.0.0-dev_sbv2-signed.bin", &len);
     assert_int_equal(info.image_len, 0x120000);
@@ -295,7 +295,7 @@ static void detects_secure_boot_v2_signature(void **state)
 static void unsigned_vectors_have_no_signature(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     atota_image_info_t info = parse_file("app/esp32_idf5.2.2_main.bin", &len);
     assert_int_equal(info.sig.kind, ATOTA_IMAGE_SIG_NONE);
 }

@@ -171,7 +171,7 @@ static void test_vector_binaries(void **state)
 static void test_vector_md5_presence(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
     uint8_t *bin = (uint8_t *)fx_read_file(
@@ -247,7 +247,7 @@ static void test_worked_example(void **state)
 static void test_bad_md5(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *bin = load_hello(&len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
@@ -264,7 +264,7 @@ static void test_bad_md5(void **state)
 static void test_no_end_marker(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *bin = load_hello(&len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
@@ -287,7 +287,7 @@ static void test_no_end_marker(void **state)
 static void test_bad_magic_row(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *bin = load_hello(&len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
@@ -304,7 +304,7 @@ static void test_bad_magic_row(void **state)
 static void test_entry_after_md5(void **state)
 {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *bin = load_hello(&len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
@@ -412,7 +412,7 @@ static void test_names_and_lookup(void **state)
     assert_null(atota_partition_subtype_name(1, 0xFF));
     assert_null(atota_partition_subtype_name(0x40, 0));
 
-    size_t len;
+    size_t len = 0;
     uint8_t *bin = load_hello(&len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};

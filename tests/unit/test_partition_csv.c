@@ -102,7 +102,7 @@ static unsigned check_run(const char *csv_path, const char *run, const char *run
     char warnings[1024] = "";
     o.warn = fx_collect_warning;
     o.warn_ctx = warnings;
-    size_t len;
+    size_t len = 0;
     char *csv = fx_read_file(csv_path, &len);
     atota_partition_table_t t;
     atota_diag_t d = {{0}};
@@ -144,12 +144,12 @@ static unsigned check_run(const char *csv_path, const char *run, const char *run
         }
     }
     for (unsigned i = 0; i < nt; i++) {
-        char path[1024];
+        char path[3072];
         snprintf(path, sizeof path, "%s/%s", ATOTA_VECTORS_DIR, targets[i]);
         size_t blen;
         uint8_t *want = (uint8_t *)fx_read_file(path, &blen);
         assert_true(blen >= ATOTA_PT_BIN_SIZE);
-        char what[1200];
+        char what[4200];
         snprintf(what, sizeof what, "%s -> %s", csv_path, targets[i]);
         fx_expect_bytes(what, out, want, ATOTA_PT_BIN_SIZE);
         free(want);
@@ -162,7 +162,7 @@ static void check_vector_csv(const char *csv_path, void *ctx)
     unsigned *files = (unsigned *)ctx, *binaries = files + 1;
     char epath[1024];
     snprintf(epath, sizeof epath, "%s.expected.txt", csv_path);
-    size_t len;
+    size_t len = 0;
     char *e = fx_read_file(epath, &len);
     char dump[4096] = "";
     unsigned runs = 0;
