@@ -11,28 +11,18 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { expectEqual, fail, launchChromium, runTest, watchPage } from './lib.mjs';
 
 const SERVER = process.env.ATOTA_SERVER;
 const VECTORS = process.env.VECTORS;
 const OUT = process.env.OUT || fs.mkdtempSync(path.join(os.tmpdir(), 'atota-browser-'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const APP_IMAGE = 'app/esp32_idf3.3_esp-at-v2.0_esp-at.bin';
 const DEADLINE_MS = 110_000; // the whole test, server start to shutdown: under 2 minutes
-const STEP_MS = 15_000;      // one browser action or expectation
 
 const PRODUCT = 'Smart plug';
 const DEVICE = 'plug-0001';
 const VERSION = 'v2.0.0.0';
 const CORENAME = 'ESP32_AT';
-
-function fail(msg) {
-  throw new Error(msg);
-}
-
-function expectEqual(what, got, want) {
-  if (got !== want) fail(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
-}
 
 function step(msg) {
   console.log(`browser: ${msg}`);
@@ -139,18 +129,14 @@ async function run(ctx) {
   const password = adminPassword(dataDir, ctx.server.log);
   step(`atota-server on ${base}`);
 
-  ctx.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+  ctx.browser = await launchChromium();
   const page = await ctx.browser.newPage({ viewport: { width: 1400, height: 1000 } });
   ctx.page = page;
-  page.setDefaultTimeout(STEP_MS);
   const problems = []; // script errors and CSP violations: any is a failure
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    // The API's refusals (a wrong password, a bad file) are expected and shown on the page;
-    // Chromium still logs each as a failed load.
-    const apiRefusal = /status of 4\d\d/.test(m.text()) && /\/api\/v1\//.test(m.location().url || '');
-    if (m.type() === 'error' && !apiRefusal) problems.push(`console: ${m.text()}`);
-  });
+  // The API's refusals (a wrong password, a bad file) are expected and shown on the page;
+  // Chromium still logs each as a failed load.
+  watchPage(page, problems,
+    (m) => /status of 4\d\d/.test(m.text()) && /\/api\/v1\//.test(m.location().url || ''));
   const byId = (id) => page.getByTestId(id);
 
   // The console's own headers.
@@ -300,38 +286,18 @@ async function run(ctx) {
   if (problems.length) fail(`the page reported:\n  ${problems.join('\n  ')}`);
 }
 
-async function main() {
-  const ctx = {};
-  const started = Date.now();
-  const deadline = setTimeout(() => {
-    console.error(`browser: FAIL: the test took more than ${DEADLINE_MS / 1000} s`);
-    if (ctx.server) ctx.server.proc.kill('SIGKILL');
-    process.exit(1);
-  }, DEADLINE_MS);
-  let ok = false;
-  try {
-    await run(ctx);
-    ok = true;
-  } catch (e) {
-    console.error(`browser: FAIL: ${e.stack || e.message}`);
-    if (ctx.page) {
-      const shot = path.join(OUT, 'console-failure.png');
-      try {
-        await ctx.page.screenshot({ path: shot, fullPage: true });
-        console.error(`browser: screenshot in ${shot}`);
-      } catch (se) {
-        console.error(`browser: no screenshot: ${se.message}`);
-      }
-    }
+runTest({
+  ctx: {},
+  name: 'console',
+  flow: 'console flow',
+  out: OUT,
+  deadlineMs: DEADLINE_MS,
+  run,
+  report: (ctx) => {
     if (ctx.server) console.error(`browser: atota-server said:\n${ctx.server.log.slice(-40).join('\n')}`);
-  } finally {
-    if (ctx.browser) await ctx.browser.close().catch(() => {});
-    await stopServer(ctx.server).catch(() => {});
-    clearTimeout(deadline);
-  }
-  console.log(`browser: console flow took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(ok ? 'browser: 1 passed, 0 failed' : 'browser: 0 passed, 1 failed');
-  process.exit(ok ? 0 : 1);
-}
-
-main();
+  },
+  kill: (ctx) => {
+    if (ctx.server) ctx.server.proc.kill('SIGKILL');
+  },
+  cleanup: (ctx) => stopServer(ctx.server).catch(() => {}),
+});

@@ -16,14 +16,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { STEP_MS, expectEqual, expectMatch, fail, launchChromium, runTest, watchPage } from './lib.mjs';
 
 const ATOTA = process.env.ATOTA;
 const SIM = process.env.ATOTA_SIM;
 const OUT = process.env.OUT || fs.mkdtempSync(path.join(os.tmpdir(), 'atota-web-'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEADLINE_MS = 150_000; // a hard limit; the test itself takes well under 90 s
-const STEP_MS = 15_000;      // one browser action or expectation
 const HOST = 'module.test';  // resolved to 127.0.0.1 by Chromium: an insecure origin
 const OTA_SIZE = 0x180000;   // an ESP32-WROOM-32 OTA slot
 const MQTT_CA_SIZE = 0x2000;
@@ -38,15 +36,6 @@ factory_param, 0x40, 255, 0x3F000, 4K
 fs_storage, data, 0xff, 0x70000, 576K
 `;
 
-function fail(msg) {
-  throw new Error(msg);
-}
-function expectEqual(what, got, want) {
-  if (got !== want) fail(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
-}
-function expectMatch(what, got, re) {
-  if (!re.test(got)) fail(`${what}: expected ${re}, got ${JSON.stringify(got)}`);
-}
 const T0 = Date.now();
 function step(msg) {
   console.log(`browser: [${((Date.now() - T0) / 1000).toFixed(1).padStart(4)} s] ${msg}`);
@@ -223,12 +212,8 @@ class AtPort {
 // ---- the page ------------------------------------------------------------------------------------
 
 function watch(page, ctx) {
-  page.setDefaultTimeout(STEP_MS);
-  page.on('pageerror', (e) => ctx.problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    // Refused uploads (401, 500) and a module gone mid-upload show as failed loads: expected.
-    if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) ctx.problems.push(`console: ${m.text()}`);
-  });
+  // Refused uploads (401, 500) and a module gone mid-upload show as failed loads: expected.
+  watchPage(page, ctx.problems, (m) => /^Failed to load resource/.test(m.text()));
   page.on('request', (r) => {
     if (new URL(r.url()).pathname === '/setotadata') ctx.uploads.push({ headers: r.headers(), at: Date.now() });
   });
@@ -293,8 +278,7 @@ async function run(ctx) {
   let port = await at.webOn(ctx.sim);
   step(`atota-sim's web server on 127.0.0.1:${port}`);
 
-  ctx.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
-    args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1`] });
+  ctx.browser = await launchChromium([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`]);
 
   // A phone: the page as a person sees it first.
   const phone = await ctx.browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
@@ -531,43 +515,25 @@ async function run(ctx) {
   if (ctx.problems.length) fail(`the page reported:\n  ${ctx.problems.join('\n  ')}`);
 }
 
-async function main() {
-  const ctx = { problems: [], uploads: [] };
-  const started = Date.now();
-  const deadline = setTimeout(() => {
-    console.error(`browser: FAIL: the test took more than ${DEADLINE_MS / 1000} s`);
-    for (const sim of [ctx.sim, ctx.other]) if (sim) sim.proc.kill('SIGKILL');
-    process.exit(1);
-  }, DEADLINE_MS);
-  let ok = false;
-  try {
-    await run(ctx);
-    ok = true;
-  } catch (e) {
-    console.error(`browser: FAIL: ${e.stack || e.message}`);
-    if (ctx.page) {
-      const shot = path.join(OUT, 'webserver-failure.png');
-      try {
-        await ctx.page.screenshot({ path: shot, fullPage: true });
-        console.error(`browser: screenshot in ${shot}`);
-      } catch (se) {
-        console.error(`browser: no screenshot: ${se.message}`);
-      }
-    }
+runTest({
+  ctx: { problems: [], uploads: [] },
+  name: 'webserver',
+  flow: 'web page flow',
+  out: OUT,
+  deadlineMs: DEADLINE_MS,
+  run,
+  report: (ctx) => {
     for (const sim of [ctx.sim, ctx.other]) {
       if (!sim) continue;
       console.error(`browser: atota-sim ${sim.name} said:\n${sim.lines.slice(-20).join('\n')}\n${sim.err.join('')}`);
       console.error(`browser: its AT port, last bytes: ${JSON.stringify(sim.at ? sim.at.buf.slice(-600) : '')}`);
     }
-  } finally {
-    if (ctx.browser) await ctx.browser.close().catch(() => {});
+  },
+  kill: (ctx) => {
+    for (const sim of [ctx.sim, ctx.other]) if (sim) sim.proc.kill('SIGKILL');
+  },
+  cleanup: async (ctx) => {
     await stopSim(ctx.sim, 'SIGTERM', true).catch(() => {});
     await stopSim(ctx.other, 'SIGTERM', true).catch(() => {});
-    clearTimeout(deadline);
-  }
-  console.log(`browser: web page flow took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(ok ? 'browser: 1 passed, 0 failed' : 'browser: 0 passed, 1 failed');
-  process.exit(ok ? 0 : 1);
-}
-
-main();
+  },
+});

@@ -1,7 +1,8 @@
 /*
  * Test fixtures for otadata and boot selection: an in-memory simulated flash, a partition table
- * filled in C, app images from the image builder, and readable dumps of otadata for failure
- * messages. Header-only (static inline) so any test can include it without a CMake change.
+ * filled in C, app images from the image builder, copies of the flash to compare with or to start
+ * again from, and readable dumps of otadata for failure messages. Header-only (static inline) so
+ * any test can include it without a CMake change.
  */
 #ifndef ATOTA_TESTS_SUPPORT_FIXTURE_H
 #define ATOTA_TESTS_SUPPORT_FIXTURE_H
@@ -45,6 +46,25 @@ static inline atota_flash_sim_t *fx_sim_new(uint32_t size)
         fail();
     }
     return sim;
+}
+
+/* A copy of the flash's first `size` bytes (its whole content at the flash's size); the caller
+ * frees it. */
+static inline uint8_t *fx_sim_copy(atota_flash_sim_t *sim, size_t size)
+{
+    uint8_t *copy = malloc(size);
+    assert_non_null(copy);
+    memcpy(copy, atota_flash_sim_data(sim), size);
+    return copy;
+}
+
+/* Puts a copy back (bytes, not flash operations), powers the flash on and disarms any power
+ * cut: where every run of a power-cut test starts. */
+static inline void fx_sim_restore(atota_flash_sim_t *sim, const uint8_t *copy, size_t size)
+{
+    memcpy(atota_flash_sim_data(sim), copy, size);
+    atota_flash_sim_power_on(sim);
+    atota_flash_sim_disarm_power_cut(sim);
 }
 
 static inline uint64_t fx_mutating_ops(const atota_flash_sim_t *sim)
@@ -194,6 +214,24 @@ static inline bool fx_is_blank(const uint8_t *p, size_t len)
         if (p[i] != 0xFF)
             return false;
     return true;
+}
+
+/* The partition holds what it held in `before` (a copy of the whole flash: fx_sim_copy); the
+ * message names the partition and the first difference. */
+static inline void fx_expect_partition_kept(atota_flash_sim_t *sim, const uint8_t *before,
+                                            const atota_partition_t *p)
+{
+    fx_expect_bytes(p->name, atota_flash_sim_data(sim) + p->offset, before + p->offset, p->size);
+}
+
+/* The partition holds content (len bytes), then 0xFF to its end. */
+static inline void fx_expect_partition_holds(atota_flash_sim_t *sim, const atota_partition_t *p,
+                                             const uint8_t *content, size_t len)
+{
+    const uint8_t *data = atota_flash_sim_data(sim) + p->offset;
+    assert_true(len <= p->size);
+    fx_expect_bytes(p->name, data, content, len);
+    assert_true(fx_is_blank(data + len, p->size - len));
 }
 
 #endif /* ATOTA_TESTS_SUPPORT_FIXTURE_H */

@@ -65,25 +65,16 @@ static rig_t *rig_new_config(const char *config)
 {
     rig_t *r = calloc(1, sizeof *r);
     assert_non_null(r);
-    atota_diag_t d = {{0}};
-    assert_int_equal(atota_profile_load("esp32-wroom-32", &r->profile, &d), ATOTA_OK);
-    fx_table_add(&r->profile.at_customize, "mqtt_ca", 0x40, 27, 0x3D000, 0x2000);
-    fx_table_add(&r->profile.at_customize, "factory_param", 0x40, 255, 0x3F000, 0x1000);
-    r->sim = fx_sim_new(r->profile.flash_size);
+    fx_module_profile(&r->profile, 2); /* mqtt_ca, factory_param */
+    uint8_t *v1;
+    size_t n = fx_build_app_config("v4.1.0.0", 3000, config, &v1);
+    r->sim = fx_module_flash_new(&r->profile, v1, n); /* and the old mqtt_ca content */
+    free(v1);
     r->flash = atota_flash_sim_flash(r->sim);
-    fx_put_module_tables(r->sim, &r->profile);
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
     r->otadata = fx_table_get(&r->profile.partitions, "otadata");
     r->mqtt_ca = fx_table_get(&r->profile.at_customize, "mqtt_ca");
-    uint8_t *data = atota_flash_sim_data(r->sim);
-    uint8_t *v1;
-    size_t n = fx_build_app_config("v4.1.0.0", 3000, config, &v1);
-    memcpy(data + r->ota0->offset, v1, n);
-    free(v1);
-    /* the old mqtt_ca content */
-    memset(data + r->mqtt_ca->offset, 0xFF, r->mqtt_ca->size);
-    memcpy(data + r->mqtt_ca->offset, "\xF1\xF1old-ca", 8);
     r->v2_len = fx_build_app_config("v4.2.0.0", 100 * 1024, config, &r->v2);
     r->hs.now = 1000;
     fx_host_init(&r->host, &r->hs);
@@ -193,19 +184,15 @@ static void serve_app(rig_t *r, unsigned conn)
 static void snapshot(rig_t *r)
 {
     free(r->before);
-    r->before = malloc(r->profile.flash_size);
-    assert_non_null(r->before);
-    memcpy(r->before, atota_flash_sim_data(r->sim), r->profile.flash_size);
+    r->before = fx_sim_copy(r->sim, r->profile.flash_size);
 }
 
 /* The partition `p` (and otadata, and the running slot) hold what they held at snapshot(). */
 static void expect_unchanged(rig_t *r, const atota_partition_t *p)
 {
-    const uint8_t *now = atota_flash_sim_data(r->sim);
-    fx_expect_bytes(p->name, now + p->offset, r->before + p->offset, p->size);
-    fx_expect_bytes("otadata", now + r->otadata->offset, r->before + r->otadata->offset,
-                    r->otadata->size);
-    fx_expect_bytes("ota_0", now + r->ota0->offset, r->before + r->ota0->offset, r->ota0->size);
+    fx_expect_partition_kept(r->sim, r->before, p);
+    fx_expect_partition_kept(r->sim, r->before, r->otadata);
+    fx_expect_partition_kept(r->sim, r->before, r->ota0);
 }
 
 static void expect_sent(rig_t *r, unsigned conn, const char *want)
@@ -359,12 +346,9 @@ static void test_custom_partition(void **state)
     fx_expect_out(&r->hs, "mqtt_ca", "+CIPUPDATE:1\r\n+CIPUPDATE:4\r\n" OK); /* no restart */
     assert_int_equal(r->hs.restarts, 0);
     expect_sent(r, 0, DOWNLOAD_REQ("v4.2.0.0", "mqtt_ca"));
-    const uint8_t *data = atota_flash_sim_data(r->sim);
-    fx_expect_bytes("mqtt_ca", data + r->mqtt_ca->offset, ca, sizeof ca);
-    assert_true(fx_is_blank(data + r->mqtt_ca->offset + sizeof ca, r->mqtt_ca->size - sizeof ca));
-    fx_expect_bytes("otadata", data + r->otadata->offset, r->before + r->otadata->offset,
-                    r->otadata->size);
-    fx_expect_bytes("ota_0", data + r->ota0->offset, r->before + r->ota0->offset, r->ota0->size);
+    fx_expect_partition_holds(r->sim, r->mqtt_ca, ca, sizeof ca);
+    fx_expect_partition_kept(r->sim, r->before, r->otadata);
+    fx_expect_partition_kept(r->sim, r->before, r->ota0);
     /* read back through the AT port: AT+SYSFLASH=2 */
     static const char read_cmd[] = "AT+SYSFLASH=2,\"mqtt_ca\",0,8\r\n";
     fx_host_clear_out(&r->hs);

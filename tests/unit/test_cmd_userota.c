@@ -36,18 +36,14 @@ static rig_t *rig_new(const char *v1_config)
 {
     rig_t *r = calloc(1, sizeof *r);
     assert_non_null(r);
-    atota_diag_t d = {{0}};
-    assert_int_equal(atota_profile_load("esp32-wroom-32", &r->profile, &d), ATOTA_OK);
-    r->sim = fx_sim_new(r->profile.flash_size);
-    r->flash = atota_flash_sim_flash(r->sim);
-    uint8_t *data = atota_flash_sim_data(r->sim);
-    fx_put_module_tables(r->sim, &r->profile);
-    r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
-    r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
+    fx_module_profile(&r->profile, 0);
     uint8_t *v1;
     size_t n = fx_build_app_config("v4.1.0.0", 3000, v1_config, &v1);
-    memcpy(data + r->ota0->offset, v1, n);
+    r->sim = fx_module_flash_new(&r->profile, v1, n);
     free(v1);
+    r->flash = atota_flash_sim_flash(r->sim);
+    r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
+    r->ota1 = fx_table_get(&r->profile.partitions, "ota_1");
     r->image_len = fx_build_app_config("v4.2.0.0", 200 * 1024, NULL, &r->image);
     fake_http_init(&r->http, r->image, r->image_len, ETAG);
     r->hs.now = 1000;

@@ -63,21 +63,11 @@ typedef struct {
 
 static void boot(rig_t *r)
 {
-    fx_host_clear_out(&r->hs);
-    r->hs.restarts = 0;
     atota_module_opts_t o;
     memset(&o, 0, sizeof o);
-    o.profile_name = "esp32-wroom-32";
     o.aps = r->opts.aps;
     o.ap_count = r->opts.ap_count;
-    atota_diag_t d = {{0}};
-    atota_err_t err = atota_module_boot(&r->m, r->flash, &r->host, &o, &d);
-    if (err) {
-        print_error("boot: %s\nlog:\n%s", atota_diag_text(&d, err), r->hs.log);
-        fail();
-    }
-    fx_expect_out(&r->hs, "boot", "\r\nready\r\n");
-    fx_host_clear_out(&r->hs);
+    fx_module_boot_opts(&r->m, r->flash, &r->host, &r->hs, &o);
 }
 
 /* A command line and everything it answers at once; the output is then cleared. */
@@ -94,30 +84,24 @@ static rig_t *rig_new_opts(const rig_opts_t *opts)
     rig_t *r = calloc(1, sizeof *r);
     assert_non_null(r);
     r->opts = *opts;
-    assert_int_equal(atota_profile_load("esp32-wroom-32", &r->profile, NULL), ATOTA_OK);
-    fx_table_add(&r->profile.at_customize, "mqtt_ca", 0x40, 27, 0x3D000, 0x2000);
-    fx_table_add(&r->profile.at_customize, "factory_param", 0x40, 255, 0x3F000, 0x1000);
-    fx_table_add(&r->profile.at_customize, "ble_data", 0x40, 1, 0x40000, 0x3000);
+    fx_module_profile(&r->profile, 3); /* mqtt_ca, factory_param, ble_data */
     if (opts->no_ota1) {
         assert_string_equal(r->profile.partitions.entries[r->profile.partitions.count - 1].name,
                             "ota_1");
         r->profile.partitions.count--;
     }
-    r->sim = fx_sim_new(r->profile.flash_size);
+    uint8_t *v1;
+    size_t n = fx_build_app_config(V1, 3000, opts->config, &v1);
+    r->sim = fx_module_flash_new(&r->profile, v1, n);
+    free(v1);
     r->flash = atota_flash_sim_flash(r->sim);
-    fx_put_module_tables(r->sim, &r->profile);
-    uint8_t *data = atota_flash_sim_data(r->sim);
     if (opts->erased_customize)
-        memset(data + r->profile.at_customize_offset, 0xFF, ATOTA_PT_BIN_SIZE);
+        memset(atota_flash_sim_data(r->sim) + r->profile.at_customize_offset, 0xFF,
+               ATOTA_PT_BIN_SIZE);
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->ota1 = opts->no_ota1 ? NULL : fx_table_get(&r->profile.partitions, "ota_1");
     r->otadata = fx_table_get(&r->profile.partitions, "otadata");
     r->mqtt_ca = fx_table_get(&r->profile.at_customize, "mqtt_ca");
-    uint8_t *v1;
-    size_t n = fx_build_app_config(V1, 3000, opts->config, &v1);
-    memcpy(data + r->ota0->offset, v1, n);
-    free(v1);
-    memcpy(data + r->mqtt_ca->offset, "\xF1\xF1old-ca", 8);
     r->v2_len = fx_build_app_config(V2, 100 * 1024, opts->config, &r->v2);
     r->hs.now = 1000;
     fx_host_init(&r->host, &r->hs);
@@ -212,6 +196,15 @@ static unsigned upload_open(rig_t *r, const char *object, const void *data, size
     return fake_httpd_send(&r->web, "POST", "/setotadata", h, data, len, PIECE, content_length);
 }
 
+/* The first half of v2 as the page sends it (Object: ota, the whole Content-Length): the request
+ * stays open, and the module has said +WEBSERVERRSP:3 and nothing else. */
+static unsigned upload_first_half(rig_t *r, const char *what)
+{
+    unsigned i = upload_open(r, "ota", r->v2, r->v2_len / 2, (int64_t)r->v2_len, NULL, NULL);
+    fx_expect_out(&r->hs, what, RSP3);
+    return i;
+}
+
 static unsigned upload(rig_t *r, const char *object, const void *data, size_t len, const char *h1,
                        const char *h2)
 {
@@ -229,12 +222,19 @@ static const char *digest_header(const char *name, const void *data, size_t len,
     return out;
 }
 
+/* The page's POST /getresult "received=1": 200 {"state": 0}, and the AT port says exactly
+ * want_out. */
+static void getresult(rig_t *r, const char *what, const char *want_out)
+{
+    unsigned i = post_form(r, "/getresult", "received=1");
+    fake_httpd_expect(&r->web, i, what, 200, JSON, STATE0);
+    fx_expect_out(&r->hs, what, want_out);
+}
+
 static void snapshot(rig_t *r)
 {
     free(r->before);
-    r->before = malloc(r->profile.flash_size);
-    assert_non_null(r->before);
-    memcpy(r->before, atota_flash_sim_data(r->sim), r->profile.flash_size);
+    r->before = fx_sim_copy(r->sim, r->profile.flash_size);
 }
 
 /* Not one byte of the flash changed since snapshot(): nothing was erased or written. */
@@ -416,8 +416,7 @@ static void test_reboot_stops_server(void **state)
 
     /* a reset in the middle of an upload: the upload is gone without a word, nothing switched */
     snapshot(r);
-    unsigned i = upload_open(r, "ota", r->v2, r->v2_len / 2, (int64_t)r->v2_len, NULL, NULL);
-    fx_expect_out(&r->hs, "upload started", RSP3);
+    unsigned i = upload_first_half(r, "upload started");
     assert_true(atota_module_ota_running(&r->m));
     restart_and_expect(r, V1); /* boot()'s own check: exactly "\r\nready\r\n", no :5 */
     assert_int_equal(r->web.reqs[i].state, FAKE_HTTPD_DROPPED);
@@ -648,9 +647,7 @@ static void test_provisioning_ok(void **state)
     expect_stainfo(r, "connected", STAINFO(1, "atota", "atota-pass", "connect OK"));
     /* the page confirms: the configuration is forgotten, the host told */
     fx_host_clear_out(&r->hs);
-    i = post_form(r, "/getresult", "received=1");
-    fake_httpd_expect(&r->web, i, "/getresult", 200, JSON, STATE0);
-    fx_expect_out(&r->hs, "/getresult", RSP2);
+    getresult(r, "/getresult", RSP2);
     expect_stainfo(r, "after", STAINFO(0, "", "", "waiting config"));
     /* the station is configured as AT+CWJAP would, and kept (AT+SYSSTORE=1): a reboot rejoins */
     fx_host_clear_out(&r->hs);
@@ -679,9 +676,7 @@ static void test_provisioning_wrong_password(void **state)
      * (+WEBSERVERRSP:2) without changing anything */
     i = post_json(r, "/setstainfo", GOOD_WIFI);
     fake_httpd_expect(&r->web, i, "second /setstainfo", 400, JSON, STATE1);
-    i = post_form(r, "/getresult", "received=1");
-    fake_httpd_expect(&r->web, i, "/getresult while connecting", 200, JSON, STATE0);
-    fx_expect_out(&r->hs, "/getresult while connecting", "WIFI DISCONNECT\r\n" RSP1 RSP2);
+    getresult(r, "/getresult while connecting", "WIFI DISCONNECT\r\n" RSP1 RSP2);
     /* "connect fail" exactly at <connection_timeout> (25 s) after the connection started */
     advance(r, 24999);
     expect_stainfo(r, "24.999 s", STAINFO(0, "atota", "wrong-pass", "connecting"));
@@ -690,9 +685,7 @@ static void test_provisioning_wrong_password(void **state)
     assert_false(atota_wifi_connected(&r->m.wifi));
     /* a failed connection may be retried at once; here the page gives up */
     fx_host_clear_out(&r->hs);
-    i = post_form(r, "/getresult", "received=1");
-    fake_httpd_expect(&r->web, i, "/getresult", 200, JSON, STATE0);
-    fx_expect_out(&r->hs, "/getresult", RSP2);
+    getresult(r, "/getresult", RSP2);
     expect_stainfo(r, "after", STAINFO(0, "", "", "waiting config"));
     rig_free(r);
 }
@@ -795,11 +788,9 @@ static void test_getresult(void **state)
     (void)state;
     rig_t *r = wifi_rig();
     /* nothing configured: OK, nothing for the host */
-    unsigned i = post_form(r, "/getresult", "received=1");
-    fake_httpd_expect(&r->web, i, "not started", 200, JSON, STATE0);
-    fx_expect_out(&r->hs, "not started", "");
+    getresult(r, "not started", "");
     /* connected: the body must say received=<n> */
-    i = post_json(r, "/setstainfo", GOOD_WIFI);
+    unsigned i = post_json(r, "/setstainfo", GOOD_WIFI);
     advance(r, 800);
     assert_int_equal(r->m.webserver.sta_state, ATOTA_WEB_STA_CONNECT_OK);
     fx_host_clear_out(&r->hs);
@@ -861,8 +852,7 @@ static void test_upload_app(void **state)
     web_on(r);
     snapshot(r);
     /* as the page sends it: Object: ota, the body in 16 KB pieces */
-    unsigned i = upload_open(r, "ota", r->v2, r->v2_len / 2, (int64_t)r->v2_len, NULL, NULL);
-    fx_expect_out(&r->hs, "upload started", RSP3);
+    unsigned i = upload_first_half(r, "upload started");
     assert_true(atota_module_ota_running(&r->m));
     assert_int_equal(r->web.reqs[i].state, FAKE_HTTPD_OPEN);
     for (size_t off = r->v2_len / 2; off < r->v2_len; off += PIECE)
@@ -874,9 +864,8 @@ static void test_upload_app(void **state)
     /* no restart (§4.4.3): v1 runs until the host sends AT+RST */
     assert_int_equal(r->hs.restarts, 0);
     expect_running(r, V1);
-    const uint8_t *data = atota_flash_sim_data(r->sim);
-    fx_expect_bytes("ota_0", data + r->ota0->offset, r->before + r->ota0->offset, r->ota0->size);
-    fx_expect_bytes("ota_1", data + r->ota1->offset, r->v2, r->v2_len);
+    fx_expect_partition_kept(r->sim, r->before, r->ota0);
+    fx_expect_bytes("ota_1", atota_flash_sim_data(r->sim) + r->ota1->offset, r->v2, r->v2_len);
     restart_and_expect(r, V2);
     /* a second upload goes to the other slot, after v2 was confirmed at its boot */
     web_on(r);
@@ -903,12 +892,9 @@ static void test_upload_custom_partition(void **state)
     unsigned i = upload(r, "mqtt_ca", ca, sizeof ca, NULL, NULL);
     fake_httpd_expect(&r->web, i, "mqtt_ca", 200, JSON, STATE0);
     fx_expect_out(&r->hs, "mqtt_ca", RSP3 RSP4);
-    const uint8_t *data = atota_flash_sim_data(r->sim);
-    fx_expect_bytes("mqtt_ca", data + r->mqtt_ca->offset, ca, sizeof ca);
-    assert_true(fx_is_blank(data + r->mqtt_ca->offset + sizeof ca, r->mqtt_ca->size - sizeof ca));
-    fx_expect_bytes("otadata", data + r->otadata->offset, r->before + r->otadata->offset,
-                    r->otadata->size);
-    fx_expect_bytes("ota_0", data + r->ota0->offset, r->before + r->ota0->offset, r->ota0->size);
+    fx_expect_partition_holds(r->sim, r->mqtt_ca, ca, sizeof ca);
+    fx_expect_partition_kept(r->sim, r->before, r->otadata);
+    fx_expect_partition_kept(r->sim, r->before, r->ota0);
     assert_int_equal(r->hs.restarts, 0);
     /* read back through the AT port */
     fx_host_clear_out(&r->hs);
@@ -920,6 +906,7 @@ static void test_upload_custom_partition(void **state)
     fake_httpd_expect(&r->web, i, "fs_storage", 200, JSON, STATE0);
     i = upload(r, "ble_data", text, sizeof text, NULL, NULL);
     fake_httpd_expect(&r->web, i, "ble_data", 200, JSON, STATE0);
+    const uint8_t *data = atota_flash_sim_data(r->sim);
     fx_expect_bytes("ble_data", data + 0x40000, text, sizeof text);
     /* the whole partition, exactly its size */
     uint8_t *full = malloc(r->mqtt_ca->size);
@@ -1230,8 +1217,7 @@ static void test_upload_one_at_a_time(void **state)
     rig_t *r = rig_new();
     web_on(r);
     snapshot(r);
-    unsigned a = upload_open(r, "ota", r->v2, r->v2_len / 2, (int64_t)r->v2_len, NULL, NULL);
-    fx_expect_out(&r->hs, "first upload", RSP3);
+    unsigned a = upload_first_half(r, "first upload");
     /* a second upload meanwhile: 500 at once, no AT-port line, the first untouched */
     uint8_t ca[1000];
     memset(ca, 0xF1, sizeof ca);
@@ -1255,8 +1241,7 @@ static void test_upload_one_at_a_time(void **state)
     fake_httpd_end(&r->web, a);
     fake_httpd_expect(&r->web, a, "first upload", 200, JSON, STATE0);
     fx_expect_out(&r->hs, "first upload's end", RSP4);
-    fx_expect_bytes("mqtt_ca", atota_flash_sim_data(r->sim) + r->mqtt_ca->offset,
-                    r->before + r->mqtt_ca->offset, r->mqtt_ca->size);
+    fx_expect_partition_kept(r->sim, r->before, r->mqtt_ca);
     restart_and_expect(r, V2);
     rig_free(r);
 }
@@ -1293,8 +1278,7 @@ static void test_upload_server_stopped(void **state)
     rig_t *r = rig_new();
     web_on(r);
     snapshot(r);
-    unsigned i = upload_open(r, "ota", r->v2, r->v2_len / 2, (int64_t)r->v2_len, NULL, NULL);
-    fx_expect_out(&r->hs, "upload", RSP3);
+    unsigned i = upload_first_half(r, "upload");
     fx_host_clear_out(&r->hs);
     /* AT+WEBSERVER=0 closes every connection: the upload fails, and the host hears of it */
     send(r, "AT+WEBSERVER=0\r\n", RSP5 OK);

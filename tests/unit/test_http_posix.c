@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "port/posix/http.h"
+#include "support/loopback.h"
 #include "support/tmpdir.h"
 
 #define FILE_SIZE 300000u
@@ -45,13 +46,6 @@ static char g_dir[256];
 static uint8_t g_file[FILE_SIZE];
 static server_t g_plain, g_tls;
 static char g_etag[ATOTA_HTTP_VALIDATOR_MAX];
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- the server ----------------------------------------------------------------------------- */
 
@@ -195,16 +189,9 @@ static void *head_server_main(void *arg)
 static void head_server_start(head_server_t *s)
 {
     memset(s, 0, sizeof *s);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->listen_fd, 4), 0);
-    assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
+    uint16_t port = 0;
+    s->listen_fd = fx_loopback_listen(4, &port);
+    s->port = port;
     assert_int_equal(pthread_create(&s->thread, NULL, head_server_main, s), 0);
 }
 
@@ -259,7 +246,7 @@ static void rec_done(void *ctx, atota_err_t err, const char *msg)
     rec_t *rec = ctx;
     rec->dones++;
     rec->err = err;
-    rec->done_at = mono_ms();
+    rec->done_at = fx_mono_ms();
     snprintf(rec->msg, sizeof rec->msg, "%s", msg ? msg : "(null)");
 }
 
@@ -302,11 +289,11 @@ static void rec_reset(fixture_t *f)
  * many body bytes arrived. Then runs it 200 ms more to catch a second on_done. */
 static void drive(fixture_t *f, uint64_t max_ms, size_t cancel_at_len)
 {
-    uint64_t t0 = mono_ms(), stop = 0;
-    while (mono_ms() - t0 < max_ms) {
+    uint64_t t0 = fx_mono_ms(), stop = 0;
+    while (fx_mono_ms() - t0 < max_ms) {
         if (f->rec.dones && !stop)
-            stop = mono_ms() + 200;
-        if (stop && mono_ms() >= stop)
+            stop = fx_mono_ms() + 200;
+        if (stop && fx_mono_ms() >= stop)
             break;
         struct pollfd fds[ATOTA_HTTP_POSIX_MAX_POLLFDS];
         int timeout = 50;
@@ -558,7 +545,7 @@ static void test_stall(void **state)
     fixture_t *f = *state;
     char u[256];
     url(u, sizeof u, &g_plain, "http", "127.0.0.1", "stall=30000");
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fx_mono_ms();
     get(f, u, 0, NULL, NULL, 1000, 0);
     expect_err(&f->rec, ATOTA_ERR_NET_TIMEOUT);
     expect_body(&f->rec, 0, 30000);

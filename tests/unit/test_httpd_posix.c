@@ -32,35 +32,10 @@
 #include <curl/curl.h>
 
 #include "port/posix/httpd.h"
+#include "support/loopback.h"
 
 #define MAX_MARKS 16
 #define WAIT_MS   10000u /* the longest any step may take */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint8_t pattern_byte(size_t i)
-{
-    return (uint8_t)(i * 7u + 3u);
-}
-
-static uint8_t *pattern(size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    for (size_t i = 0; p && i < n; i++)
-        p[i] = pattern_byte(i);
-    return p;
-}
 
 /* How many descriptors this process has open. */
 static int open_fds(void)
@@ -73,21 +48,6 @@ static int open_fds(void)
         n += e->d_name[0] != '.';
     closedir(d);
     return n - 1; /* opendir's own */
-}
-
-/* A port nobody listens on now: bound, never listened, closed. */
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* ---- the recording sink --------------------------------------------------------------------- */
@@ -189,15 +149,7 @@ static void rec_body(void *ctx, atota_httpd_request_t *req, const uint8_t *data,
     rec_check(r, req);
     r->bodies++;
     assert_true(len >= 1);
-    if (r->body_len + len > r->body_cap) {
-        size_t cap = (r->body_len + len) * 2;
-        uint8_t *b = realloc(r->body, cap);
-        assert_non_null(b);
-        r->body = b;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, len);
-    r->body_len += len;
+    assert_true(fx_buffer_append(&r->body, &r->body_len, &r->body_cap, data, len));
     if (r->when == AT_BODY && r->body_len >= r->after)
         rec_answer(r, req);
 }
@@ -217,7 +169,7 @@ static void rec_abort(void *ctx, atota_httpd_request_t *req, atota_err_t err)
     rec_check(r, req);
     r->aborts++;
     r->abort_err = err;
-    r->abort_at = mono_ms();
+    r->abort_at = fx_mono_ms();
 }
 
 static const atota_httpd_sink_t sink = {rec_request, rec_body, rec_end, rec_abort};
@@ -280,6 +232,14 @@ static void fixture_start(fixture_t *f)
     f->port = url_port(atota_httpd_posix_url(f->h));
 }
 
+/* A fixture whose server already runs. */
+static fixture_t *fixture_started(uint16_t host_port, unsigned idle_s)
+{
+    fixture_t *f = fixture_new(host_port, idle_s);
+    fixture_start(f);
+    return f;
+}
+
 static void fixture_free(fixture_t *f)
 {
     atota_httpd_posix_free(f->h);
@@ -303,7 +263,7 @@ static void turn(fixture_t *f, int max_ms)
 /* Runs the loop until *flag is set (false after WAIT_MS). */
 static bool run_until(fixture_t *f, const atomic_bool *flag)
 {
-    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < WAIT_MS;) {
+    for (uint64_t t0 = fx_mono_ms(); fx_mono_ms() - t0 < WAIT_MS;) {
         if (atomic_load(flag))
             return true;
         turn(f, 20);
@@ -311,10 +271,15 @@ static bool run_until(fixture_t *f, const atomic_bool *flag)
     return atomic_load(flag);
 }
 
+/* Runs the loop while cond holds, WAIT_MS at the most. */
+#define RUN_WHILE(f, cond)                                                                         \
+    for (uint64_t t0_ = fx_mono_ms(); (cond) && fx_mono_ms() - t0_ < WAIT_MS;)                     \
+    turn(f, 20)
+
 /* Runs the loop for ms milliseconds. */
 static void run_for(fixture_t *f, unsigned ms)
 {
-    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < ms;)
+    for (uint64_t t0 = fx_mono_ms(); fx_mono_ms() - t0 < ms;)
         turn(f, 10);
 }
 
@@ -377,11 +342,7 @@ static void *raw_main(void *arg)
 {
     raw_t *c = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(c->port);
+    struct sockaddr_in a = fx_loopback_addr(c->port);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         goto out;
     c->connected = true;
@@ -389,14 +350,14 @@ static void *raw_main(void *arg)
         c->send_failed = true;
     if (c->want_continue) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        for (uint64_t t0 = mono_ms();
-             c->got_len < sizeof cont - 1 && mono_ms() - t0 < WAIT_MS && raw_read(c, fd, 100);)
+        for (uint64_t t0 = fx_mono_ms();
+             c->got_len < sizeof cont - 1 && fx_mono_ms() - t0 < WAIT_MS && raw_read(c, fd, 100);)
             ;
         c->got_continue = c->got_len >= sizeof cont - 1 && !memcmp(c->got, cont, sizeof cont - 1);
         c->got_len = 0;
     }
     if (c->pause_ms) {
-        sleep_ms(c->pause_ms);
+        fx_sleep_ms(c->pause_ms);
         ssize_t n = recv(fd, c->got, sizeof c->got, MSG_DONTWAIT);
         c->early = n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK);
         if (n > 0)
@@ -409,7 +370,7 @@ static void *raw_main(void *arg)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
     if (c->end == END_READ)
-        for (uint64_t t0 = mono_ms(); mono_ms() - t0 < WAIT_MS && raw_read(c, fd, 100);)
+        for (uint64_t t0 = fx_mono_ms(); fx_mono_ms() - t0 < WAIT_MS && raw_read(c, fd, 100);)
             ;
 out:
     close(fd);
@@ -432,13 +393,29 @@ static void raw_finish(fixture_t *f, raw_t *c)
     assert_true(c->connected);
 }
 
-static raw_t *raw_new(fixture_t *f, const char *request)
+/* A client (not started yet) that sends a_len bytes at a, then reads the answer. */
+static raw_t *raw_new_bytes(fixture_t *f, const void *a, size_t a_len)
 {
     raw_t *c = calloc(1, sizeof *c);
     assert_non_null(c);
     c->port = f->port;
-    c->a = request;
-    c->a_len = strlen(request);
+    c->a = a;
+    c->a_len = a_len;
+    return c;
+}
+
+static raw_t *raw_new(fixture_t *f, const char *request)
+{
+    return raw_new_bytes(f, request, strlen(request));
+}
+
+/* After its first bytes the client waits pause_ms (noting whether an answer came meanwhile), then
+ * sends b_len bytes at b. */
+static raw_t *raw_then(raw_t *c, unsigned pause_ms, const void *b, size_t b_len)
+{
+    c->pause_ms = pause_ms;
+    c->b = b;
+    c->b_len = b_len;
     return c;
 }
 
@@ -560,8 +537,7 @@ static void answer_json(rec_t *r, unsigned status, const char *body)
 static void test_get_exact_bytes(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, getversion);
     raw_t *c = raw_start(raw_new(f, "GET /getversion HTTP/1.1\r\nHost: 192.168.4.1\r\n"
                                     "Connection: close\r\n\r\n"));
@@ -593,8 +569,7 @@ static void test_get_exact_bytes(void **state)
 static void test_path_and_query_raw(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 404, "{}");
     raw_t *c = raw_start(raw_new(f, "GET /a%20b/c?x=1&y=%41+b HTTP/1.1\r\nHost: h\r\n"
                                     "Connection: close\r\n\r\n"));
@@ -610,8 +585,7 @@ static void test_path_and_query_raw(void **state)
 static void test_keep_alive(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, getversion);
     raw_t *c = raw_start(raw_new(f, "GET /getversion HTTP/1.1\r\nHost: h\r\n\r\n"
                                     "GET /getversion?again HTTP/1.1\r\nHost: h\r\n"
@@ -634,8 +608,7 @@ static void test_keep_alive(void **state)
 static void test_chunked_response(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.r = (atota_httpd_response_t){
         .status = 200, .content_type = "text/html", .body = "hello", .len = 5, .chunked = true};
     raw_t *c = raw_start(raw_new(f, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
@@ -652,7 +625,7 @@ static void test_chunked_response(void **state)
 
     /* a big one, decoded by libcurl */
     size_t n = 100000;
-    uint8_t *big = pattern(n);
+    uint8_t *big = fx_pattern(n);
     f->rec.r = (atota_httpd_response_t){
         .status = 200, .content_type = "text/html", .body = big, .len = n, .chunked = true};
     curl_client_t cc = {0};
@@ -681,8 +654,7 @@ static void test_chunked_response(void **state)
 static void test_extra_headers(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.r = (atota_httpd_response_t){
         .status = 302,
         .headers = {{"Location", "http://192.168.4.1/"}, {"Cache-Control", "no-store"}}};
@@ -705,8 +677,7 @@ static void test_extra_headers(void **state)
 static void test_unanswered_is_500(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.when = AT_NEVER;
     raw_t *c = raw_start(raw_new(f, "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
     raw_finish(f, c);
@@ -726,8 +697,7 @@ static void test_unanswered_is_500(void **state)
 static void test_status_zero_closes(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.r = (atota_httpd_response_t){.status = 0};
     f->rec.when = AT_REQUEST;
     raw_t *c = raw_start(raw_new(f, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n"));
@@ -756,11 +726,10 @@ static void test_status_zero_closes(void **state)
 static void test_post_big_body(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, "{\"state\": 0}");
     size_t n = 1024u * 1024u;
-    uint8_t *data = pattern(n);
+    uint8_t *data = fx_pattern(n);
     curl_client_t cc = {.post = data, .post_len = n};
     curl_run(f, &cc, "/setotadata");
     assert_int_equal(cc.rc, CURLE_OK);
@@ -785,15 +754,12 @@ static void test_post_big_body(void **state)
 static void test_expect_continue_bytes(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, "{\"state\": 0}");
     raw_t *c = raw_new(f, "POST /setstainfo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
                           "Expect: 100-continue\r\nConnection: close\r\n\r\n");
     c->want_continue = true;
-    c->b = "0123456789";
-    c->b_len = 10;
-    raw_finish(f, raw_start(c));
+    raw_finish(f, raw_start(raw_then(c, 0, "0123456789", 10)));
     assert_true(c->got_continue);
     assert_bytes("after 100 Continue",
                  "HTTP/1.1 200 OK\r\n"
@@ -814,12 +780,11 @@ static void test_expect_continue_bytes(void **state)
 static void test_early_answer_waits_for_body(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 404, "{\"state\": 1}");
     f->rec.when = AT_REQUEST;
     size_t n = 200000;
-    uint8_t *data = pattern(n);
+    uint8_t *data = fx_pattern(n);
     char head[200];
     snprintf(head, sizeof head,
              "POST /nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\nConnection: close\r\n"
@@ -829,13 +794,7 @@ static void test_early_answer_waits_for_body(void **state)
     uint8_t *first = malloc(hl + n / 2);
     memcpy(first, head, hl);
     memcpy(first + hl, data, n / 2);
-    raw_t *c = calloc(1, sizeof *c);
-    *c = (raw_t){.port = f->port,
-                 .a = first,
-                 .a_len = hl + n / 2,
-                 .pause_ms = 300,
-                 .b = data + n / 2,
-                 .b_len = n - n / 2};
+    raw_t *c = raw_then(raw_new_bytes(f, first, hl + n / 2), 300, data + n / 2, n - n / 2);
     raw_finish(f, raw_start(c));
     assert_false(c->early);
     assert_false(c->send_failed);
@@ -856,13 +815,7 @@ static void test_early_answer_waits_for_body(void **state)
     /* answered in the middle of the body: the pieces stop there */
     f->rec.when = AT_BODY;
     f->rec.after = 1;
-    raw_t *m = calloc(1, sizeof *m);
-    *m = (raw_t){.port = f->port,
-                 .a = first,
-                 .a_len = hl + n / 2,
-                 .pause_ms = 300,
-                 .b = data + n / 2,
-                 .b_len = n - n / 2};
+    raw_t *m = raw_then(raw_new_bytes(f, first, hl + n / 2), 300, data + n / 2, n - n / 2);
     raw_finish(f, raw_start(m));
     assert_false(m->early);
     assert_true(starts_with(got_text(m), "HTTP/1.1 404 Not Found\r\n"));
@@ -891,11 +844,10 @@ static void test_client_leaves_mid_upload(void **state)
                           "POST /setotadata HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n"
                           "Object: ota\r\n\r\n");
         memset(req + hl, 'x', 1000);
-        raw_t *c = calloc(1, sizeof *c);
-        *c = (raw_t){.port = f->port, .a = req, .a_len = (size_t)hl + 1000, .end = ends[i]};
+        raw_t *c = raw_new_bytes(f, req, (size_t)hl + 1000);
+        c->end = ends[i];
         raw_finish(f, raw_start(c));
-        for (uint64_t t0 = mono_ms(); !f->rec.aborts && mono_ms() - t0 < WAIT_MS;)
-            turn(f, 20);
+        RUN_WHILE(f, !f->rec.aborts);
         assert_int_equal(f->rec.requests, 1);
         assert_int_equal(f->rec.aborts, 1);
         assert_int_equal(f->rec.abort_err, ATOTA_ERR_NET_RESET);
@@ -911,13 +863,12 @@ static void test_client_leaves_mid_upload(void **state)
 static void test_idle_timeout(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 1);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 1);
     raw_t *c = raw_new(f, "POST /setotadata HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n"
                           "0123456789");
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fx_mono_ms();
     raw_finish(f, raw_start(c));
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = fx_mono_ms() - t0;
     assert_int_equal(f->rec.requests, 1);
     assert_int_equal(f->rec.body_len, 10);
     assert_int_equal(f->rec.aborts, 1);
@@ -938,8 +889,7 @@ static void test_idle_timeout(void **state)
 static void test_chunked_request_is_411(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     raw_t *c = raw_start(raw_new(f, "POST /setotadata HTTP/1.1\r\nHost: h\r\n"
                                     "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
     raw_finish(f, c);
@@ -961,8 +911,7 @@ static void test_chunked_request_is_411(void **state)
 static void test_long_uri_is_414(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, "{}");
     char req[1300];
     /* ATOTA_HTTPD_URI_MAX bytes: taken */
@@ -1000,8 +949,7 @@ static void test_long_uri_is_414(void **state)
 static void test_header_lookup(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     answer_json(&f->rec, 200, "{}");
     f->rec.lookup[0] = "object";
     f->rec.lookup[1] = "OBJECT";
@@ -1028,21 +976,16 @@ static void test_header_lookup(void **state)
 static void test_answer_from_the_loop(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.when = AT_NEVER;
     static const char head[] = "POST /setotadata HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n"
                                "Connection: close\r\n\r\n0123456789";
     static const unsigned statuses[] = {200, 0};
     for (unsigned i = 0; i < 2; i++) {
-        raw_t *c = raw_new(f, head);
-        c->pause_ms = 400;
-        c->b = "abcdefghij";
-        c->b_len = 10;
+        raw_t *c = raw_then(raw_new(f, head), 400, "abcdefghij", 10);
         size_t want = f->rec.body_len + 10; /* the first piece; then the loop answers */
         raw_start(c);
-        for (uint64_t t0 = mono_ms(); f->rec.body_len < want && mono_ms() - t0 < WAIT_MS;)
-            turn(f, 20);
+        RUN_WHILE(f, f->rec.body_len < want);
         assert_int_equal(f->rec.body_len, want);
         answer_json(&f->rec, statuses[i], "{\"state\": 0}");
         rec_answer(&f->rec, f->rec.last);
@@ -1066,15 +1009,14 @@ static void test_answer_from_the_loop(void **state)
 static void test_connection_limit(void **state)
 {
     (void)state;
-    fixture_t *f = fixture_new(0, 1); /* kept-alive connections close after 1 s idle */
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 1); /* kept-alive connections close after 1 s idle */
     answer_json(&f->rec, 200, getversion);
     enum { N = ATOTA_HTTPD_POSIX_MAX_CONNECTIONS + 2 };
     raw_t *c[N];
     for (int i = 0; i < N; i++)
         c[i] = raw_start(raw_new(f, "GET /getversion HTTP/1.1\r\nHost: h\r\n\r\n"));
     unsigned most = 0;
-    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < WAIT_MS;) {
+    for (uint64_t t0 = fx_mono_ms(); fx_mono_ms() - t0 < WAIT_MS;) {
         bool all = true;
         for (int i = 0; i < N; i++)
             all = all && atomic_load(&c[i]->done);
@@ -1140,7 +1082,7 @@ static void test_start_stop_states(void **state)
 
     /* again, on a fixed port, twice in a row (the port is free again after a stop) */
     fixture_free(f);
-    uint16_t port = free_port();
+    uint16_t port = fx_unused_port();
     f = fixture_new(port, 0);
     for (int i = 0; i < 2; i++) {
         fixture_start(f);
@@ -1160,16 +1102,8 @@ static void test_start_stop_states(void **state)
 static void test_port_in_use(void **state)
 {
     (void)state;
-    int busy = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(busy, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(busy, 1), 0);
-    assert_int_equal(getsockname(busy, (struct sockaddr *)&a, &al), 0);
-    uint16_t port = ntohs(a.sin_port);
+    uint16_t port = 0;
+    int busy = fx_loopback_listen(1, &port);
     fixture_t *f = fixture_new(port, 0);
     atota_diag_t d = {{0}};
     assert_int_equal(f->it.ops->start(f->it.ctx, 80, &sink, &f->rec, &d), ATOTA_ERR_IO);
@@ -1193,29 +1127,24 @@ static void test_stop_in_flight(void **state)
 {
     (void)state;
     int fds0 = open_fds();
-    fixture_t *f = fixture_new(0, 0);
-    fixture_start(f);
+    fixture_t *f = fixture_started(0, 0);
     f->rec.when = AT_NEVER;
     static const char up[] = "POST /setotadata HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n"
                              "\r\n0123456789";
     raw_t *c1 = raw_start(raw_new(f, up));
-    for (uint64_t t0 = mono_ms(); f->rec.body_len < 10 && mono_ms() - t0 < WAIT_MS;)
-        turn(f, 20);
+    RUN_WHILE(f, f->rec.body_len < 10);
     assert_int_equal(f->rec.body_len, 10);
     /* the second: answered at once, its body still coming */
     f->rec.when = AT_REQUEST;
     answer_json(&f->rec, 200, "{}");
     raw_t *c2 = raw_start(raw_new(f, up));
-    for (uint64_t t0 = mono_ms(); f->rec.requests < 2 && mono_ms() - t0 < WAIT_MS;)
-        turn(f, 20);
+    RUN_WHILE(f, f->rec.requests < 2);
     assert_int_equal(f->rec.requests, 2);
     run_for(f, 50);
     f->it.ops->stop(f->it.ctx);
     assert_int_equal(f->unlistens, 1);
     /* the clients see their connections close; nothing reaches the sink */
-    for (uint64_t t0 = mono_ms();
-         !(atomic_load(&c1->done) && atomic_load(&c2->done)) && mono_ms() - t0 < WAIT_MS;)
-        turn(f, 20);
+    RUN_WHILE(f, !(atomic_load(&c1->done) && atomic_load(&c2->done)));
     pthread_join(c1->thread, NULL);
     pthread_join(c2->thread, NULL);
     assert_int_equal(c1->got_len, 0);
@@ -1230,8 +1159,7 @@ static void test_stop_in_flight(void **state)
     fixture_start(f);
     f->rec.when = AT_NEVER;
     raw_t *c3 = raw_start(raw_new(f, up));
-    for (uint64_t t0 = mono_ms(); f->rec.requests < 3 && mono_ms() - t0 < WAIT_MS;)
-        turn(f, 20);
+    RUN_WHILE(f, f->rec.requests < 3);
     assert_int_equal(f->rec.requests, 3);
     unsigned unlistens = f->unlistens;
     atota_httpd_posix_free(f->h);
@@ -1250,7 +1178,7 @@ static void test_stop_in_flight(void **state)
 static void test_stop_from_callback(void **state)
 {
     (void)state;
-    uint16_t port = free_port();
+    uint16_t port = fx_unused_port();
     fixture_t *f = fixture_new(port, 0);
     fixture_start(f);
     f->rec.stop_in_request = true;

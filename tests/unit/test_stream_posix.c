@@ -29,6 +29,7 @@
 
 #include "core/util/hash.h"
 #include "port/posix/stream.h"
+#include "support/loopback.h"
 #include "support/tmpdir.h"
 
 #define MAKE_CERT ATOTA_SOURCE_DIR "/tests/e2e/lib/make_cert.sh"
@@ -36,33 +37,6 @@
 static char g_dir[256];
 static pid_t g_tls_pid;
 static int g_tls_port;
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* The byte at offset i of every test payload (the TLS server makes the same). */
-static uint8_t pattern_byte(size_t i)
-{
-    return (uint8_t)(i * 7u + 3u);
-}
-
-static uint8_t *pattern(size_t n)
-{
-    uint8_t *p = malloc(n ? n : 1);
-    for (size_t i = 0; p && i < n; i++)
-        p[i] = pattern_byte(i);
-    return p;
-}
 
 /* Whether text occurs in the n bytes at p. */
 static bool contains(const uint8_t *p, size_t n, const char *text)
@@ -109,17 +83,7 @@ static bool server_read(tcp_server_t *s, int fd)
         s->client_closed = n == 0 || errno == ECONNRESET;
         return false;
     }
-    if (s->got_len + (size_t)n > s->got_cap) {
-        size_t cap = (s->got_len + (size_t)n) * 2;
-        uint8_t *g = realloc(s->got, cap);
-        if (!g)
-            return false;
-        s->got = g;
-        s->got_cap = cap;
-    }
-    memcpy(s->got + s->got_len, buf, (size_t)n);
-    s->got_len += (size_t)n;
-    return true;
+    return fx_buffer_append(&s->got, &s->got_len, &s->got_cap, buf, (size_t)n);
 }
 
 static void *server_main(void *arg)
@@ -149,13 +113,13 @@ static void *server_main(void *arg)
             break;
         off += n;
         if (off < s->reply_len && s->piece_ms)
-            sleep_ms(s->piece_ms);
+            fx_sleep_ms(s->piece_ms);
     }
     if (s->hold)
         while (server_read(s, fd))
             ;
     if (s->reset) {
-        sleep_ms(100);
+        fx_sleep_ms(100);
         struct linger lg = {1, 0}; /* close() sends a RST */
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
@@ -166,17 +130,9 @@ static void *server_main(void *arg)
 /* Listens on 127.0.0.1 (a free port) and serves one connection in a thread. */
 static void server_start(tcp_server_t *s)
 {
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->listen_fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->listen_fd, 4), 0);
-    assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
+    uint16_t port = 0;
+    s->listen_fd = fx_loopback_listen(4, &port);
+    s->port = port;
     assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
     s->started = true;
 }
@@ -196,21 +152,6 @@ static void server_free(tcp_server_t *s)
     server_join(s);
     free(s->got);
     s->got = NULL;
-}
-
-/* A port nobody listens on: bound, never listened, closed. */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* ---- the TLS server (python3 ssl) ----------------------------------------------------------- */
@@ -372,15 +313,7 @@ static void rec_data(void *ctx, const uint8_t *data, size_t len)
     r->datas++;
     if (len > r->max_read)
         r->max_read = len;
-    if (r->len + len > r->cap) {
-        size_t cap = (r->len + len) * 2;
-        uint8_t *d = realloc(r->data, cap);
-        assert_non_null(d);
-        r->data = d;
-        r->cap = cap;
-    }
-    memcpy(r->data + r->len, data, len);
-    r->len += len;
+    assert_true(fx_buffer_append(&r->data, &r->len, &r->cap, data, len));
     if (r->close_in_data) {
         r->close_in_data = false;
         atota_stream_t t = atota_stream_posix_iface(r->s);
@@ -467,9 +400,9 @@ static void loop_once(fixture_t *f, int timeout)
 /* Runs the loop until `until` holds (false after max_ms). */
 static bool drive(fixture_t *f, until_fn until, size_t arg, uint64_t max_ms)
 {
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fx_mono_ms();
     while (!until(&f->rec, arg)) {
-        if (mono_ms() - t0 > max_ms)
+        if (fx_mono_ms() - t0 > max_ms)
             return false;
         loop_once(f, 50);
     }
@@ -479,7 +412,7 @@ static bool drive(fixture_t *f, until_fn until, size_t arg, uint64_t max_ms)
 /* Runs the loop for ms: whatever should not happen has its chance to. */
 static void settle(fixture_t *f, unsigned ms)
 {
-    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < ms;)
+    for (uint64_t t0 = fx_mono_ms(); fx_mono_ms() - t0 < ms;)
         loop_once(f, 20);
 }
 
@@ -540,12 +473,12 @@ static void expect_close(fixture_t *f, atota_err_t want)
 static void send_all(fixture_t *f, const uint8_t *data, size_t n, size_t piece)
 {
     atota_stream_t t = atota_stream_posix_iface(f->s);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fx_mono_ms();
     for (size_t off = 0; off < n;) {
         size_t k = n - off < piece ? n - off : piece;
         atota_err_t err = t.ops->send(t.ctx, data + off, k);
         if (err == ATOTA_ERR_NO_MEM) {
-            assert_true(mono_ms() - t0 < 20000);
+            assert_true(fx_mono_ms() - t0 < 20000);
             loop_once(f, 50);
             continue;
         }
@@ -561,8 +494,8 @@ static void expect_pattern(const uint8_t *got, size_t len, size_t want_len)
         fail();
     }
     for (size_t i = 0; i < len; i++)
-        if (got[i] != pattern_byte(i)) {
-            print_error("byte %zu: expected 0x%02x, got 0x%02x\n", i, pattern_byte(i), got[i]);
+        if (got[i] != fx_pattern_byte(i)) {
+            print_error("byte %zu: expected 0x%02x, got 0x%02x\n", i, fx_pattern_byte(i), got[i]);
             fail();
         }
 }
@@ -573,7 +506,7 @@ static void test_send_exact_bytes(void **state)
 {
     fixture_t *f = *state;
     const size_t total = 300000;
-    uint8_t *data = pattern(total);
+    uint8_t *data = fx_pattern(total);
     f->srv.expect = total;
     f->srv.reply = (const uint8_t *)"got it\n";
     f->srv.reply_len = 7;
@@ -611,7 +544,7 @@ static void test_reply_in_pieces_then_close(void **state)
 {
     fixture_t *f = *state;
     static const size_t pieces[] = {700, 1300, 3000, 0};
-    uint8_t *reply = pattern(5000);
+    uint8_t *reply = fx_pattern(5000);
     f->srv.expect = 5;
     f->srv.reply = reply;
     f->srv.reply_len = 5000;
@@ -637,7 +570,7 @@ static void test_reply_in_pieces_then_close(void **state)
 static void test_read_max_one(void **state)
 {
     fixture_t *f = *state;
-    uint8_t *reply = pattern(300);
+    uint8_t *reply = fx_pattern(300);
     f->srv.reply = reply;
     f->srv.reply_len = 300;
     server_start(&f->srv);
@@ -653,7 +586,7 @@ static void test_read_max_one(void **state)
 static void test_reset_by_peer(void **state)
 {
     fixture_t *f = *state;
-    uint8_t *reply = pattern(3000);
+    uint8_t *reply = fx_pattern(3000);
     f->srv.reply = reply;
     f->srv.reply_len = 3000;
     f->srv.reset = true;
@@ -684,7 +617,7 @@ static void test_dns_failure(void **state)
 static void test_connection_refused(void **state)
 {
     fixture_t *f = *state;
-    atota_stream_connect_t c = request("127.0.0.1", closed_port(), false, NULL, 1024);
+    atota_stream_connect_t c = request("127.0.0.1", fx_unused_port(), false, NULL, 1024);
     start(f, &c);
     expect_connect(f, ATOTA_ERR_NET_CONNECT);
     assert_false(atota_stream_posix_busy(f->s));
@@ -700,10 +633,10 @@ static void test_tls_handshake_timeout(void **state)
     server_start(&f->srv);
     atota_stream_connect_t c = request("localhost", f->srv.port, true, NULL, 1024);
     c.connect_timeout_ms = 500;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = fx_mono_ms();
     start(f, &c);
     expect_connect(f, ATOTA_ERR_NET_TIMEOUT);
-    uint64_t ms = mono_ms() - t0;
+    uint64_t ms = fx_mono_ms() - t0;
     if (ms < 400 || ms > 3000) {
         print_error("a 500 ms connect timeout reported after %llu ms\n", (unsigned long long)ms);
         fail();
@@ -746,7 +679,7 @@ static void test_tls_send_large(void **state)
     /* past the socket buffers (the server's receive buffer is small, and it waits before
      * reading): the queue fills and waits for the socket */
     const size_t total = 4000000;
-    uint8_t *data = pattern(total);
+    uint8_t *data = fx_pattern(total);
     char cmd[64], want[128], hex[2 * ATOTA_SHA256_LEN + 1];
     uint8_t digest[ATOTA_SHA256_LEN];
     atota_sha256(data, total, digest);
@@ -792,7 +725,7 @@ static void test_close_inside_on_data(void **state)
 {
     fixture_t *f = *state;
     static const size_t pieces[] = {100, 100, 100, 0};
-    uint8_t *reply = pattern(300);
+    uint8_t *reply = fx_pattern(300);
     f->srv.reply = reply;
     f->srv.reply_len = 300;
     f->srv.pieces = pieces;
@@ -819,7 +752,7 @@ static void test_connect_inside_callbacks(void **state)
     fixture_t *f = *state;
     /* the first connection answers and closes; on_closed connects to the second (as AT+CIUPDATE
      * goes from its query to its download) */
-    uint8_t *reply = pattern(2000);
+    uint8_t *reply = fx_pattern(2000);
     f->srv.reply = reply;
     f->srv.reply_len = 2000;
     f->srv.expect = 4;
@@ -861,7 +794,7 @@ static void test_connect_inside_callbacks(void **state)
     server_start(&f->srv2);
     size_t before = f->rec.len;
     atota_stream_connect_t c3 = request("127.0.0.1", f->srv2.port, false, NULL, 512);
-    atota_stream_connect_t c4 = request("127.0.0.1", closed_port(), false, NULL, 512);
+    atota_stream_connect_t c4 = request("127.0.0.1", fx_unused_port(), false, NULL, 512);
     f->rec.close_in_data = true;
     f->rec.next = &c4;
     start(f, &c3);

@@ -15,6 +15,7 @@
 #include "support/capture_host.h"
 #include "support/fake_httpd.h"
 #include "support/fixture.h"
+#include "support/module_powercut.h"
 
 #define IMAGE_SIZE (128u * 1024u)
 #define CA_LEN     0x1A37u
@@ -43,44 +44,26 @@ typedef struct {
     uint32_t keep0;     /* v1's image in ota_0, rounded up to 4 KB */
 } rig_t;
 
-typedef struct {
-    uint64_t update_ops; /* mutating operations from the request to its answer */
-    uint64_t total_ops;  /* ... and through AT+RST and v2's first boot (the app) */
-    bool ok;             /* answered 200 {"state": 0} */
-} outcome_t;
-
 static atota_err_t boot(rig_t *r)
 {
-    r->hs.restarts = 0;
-    atota_module_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.profile_name = "esp32-wroom-32";
-    return atota_module_boot(&r->m, r->flash, &r->host, &o, NULL);
-}
-
-static void feed(rig_t *r, const char *s)
-{
-    atota_module_feed(&r->m, s, strlen(s));
+    return fx_module_try_boot(&r->m, r->flash, &r->host, &r->hs, NULL, NULL);
 }
 
 static rig_t *rig_new(void)
 {
     rig_t *r = calloc(1, sizeof *r);
     assert_non_null(r);
-    assert_int_equal(atota_profile_load("esp32-wroom-32", &r->profile, NULL), ATOTA_OK);
-    fx_table_add(&r->profile.at_customize, "mqtt_ca", 0x40, 27, 0x3D000, 0x2000);
-    r->sim = fx_sim_new(r->profile.flash_size);
+    fx_module_profile(&r->profile, 1); /* mqtt_ca */
+    uint8_t *v1;
+    size_t n = fx_build_app_sized(ATOTA_CHIP_ESP32, V1, 4000, &v1);
+    r->sim = fx_module_flash_new(&r->profile, v1, n);
+    r->keep0 = ((uint32_t)n + 0xFFF) / 0x1000 * 0x1000;
+    free(v1);
     r->flash = atota_flash_sim_flash(r->sim);
     uint8_t *data = atota_flash_sim_data(r->sim);
-    fx_put_module_tables(r->sim, &r->profile);
     r->ota0 = fx_table_get(&r->profile.partitions, "ota_0");
     r->otadata = fx_table_get(&r->profile.partitions, "otadata");
     r->mqtt_ca = fx_table_get(&r->profile.at_customize, "mqtt_ca");
-    uint8_t *v1;
-    size_t n = fx_build_app_sized(ATOTA_CHIP_ESP32, V1, 4000, &v1);
-    memcpy(data + r->ota0->offset, v1, n);
-    r->keep0 = ((uint32_t)n + 0xFFF) / 0x1000 * 0x1000;
-    free(v1);
     r->image_len = fx_build_app_sized(ATOTA_CHIP_ESP32, V2, IMAGE_SIZE, &r->image);
     uint32_t x = 0xBEEFu;
     for (size_t i = 0; i < CA_LEN; i++) {
@@ -88,8 +71,6 @@ static rig_t *rig_new(void)
         r->ca[i] = (uint8_t)x;
     }
     r->ca[0] = r->ca[1] = 0xF1;
-    memset(data + r->mqtt_ca->offset, 0xFF, r->mqtt_ca->size);
-    memcpy(data + r->mqtt_ca->offset, "\xF1\xF1old-ca", 8);
     r->hs.now = 1000;
     fx_host_init(&r->host, &r->hs);
     r->host.log = NULL;     /* thousands of boots: the log is not looked at */
@@ -97,11 +78,10 @@ static rig_t *rig_new(void)
     r->host.httpd = fake_httpd_port(&r->web);
     /* the first boot writes otadata and NVS; the state after it is where every run starts */
     assert_int_equal(boot(r), ATOTA_OK);
-    r->base = malloc(r->profile.flash_size);
+    r->base = fx_sim_copy(r->sim, r->profile.flash_size);
     r->old_part = malloc(r->mqtt_ca->size);
     r->new_part = malloc(r->mqtt_ca->size);
-    assert_true(r->base && r->old_part && r->new_part);
-    memcpy(r->base, data, r->profile.flash_size);
+    assert_true(r->old_part && r->new_part);
     memcpy(r->old_part, data + r->mqtt_ca->offset, r->mqtt_ca->size);
     memset(r->new_part, 0xFF, r->mqtt_ca->size);
     memcpy(r->new_part, r->ca, CA_LEN);
@@ -122,22 +102,19 @@ static void rig_free(rig_t *r)
 /* One upload from the base state: boot v1, AT+WEBSERVER=1,80,25, POST /setotadata, and for the
  * app, when it is answered 200, AT+RST and the boot of v2. A cut (armed through `arm`) stops it
  * wherever it strikes. */
-static outcome_t upload(rig_t *r, bool app, bool arm, uint64_t k, atota_power_cut_mode_t mode,
-                        uint32_t seed)
+static fx_cut_outcome_t upload(rig_t *r, bool app, bool arm, uint64_t k,
+                               atota_power_cut_mode_t mode, uint32_t seed)
 {
-    outcome_t o = {0, 0, false};
-    memcpy(atota_flash_sim_data(r->sim), r->base, r->profile.flash_size);
-    atota_flash_sim_power_on(r->sim);
-    atota_flash_sim_disarm_power_cut(r->sim);
+    fx_cut_outcome_t o = {0, 0, false}; /* ok: answered 200 {"state": 0} */
+    fx_sim_restore(r->sim, r->base, r->profile.flash_size);
     assert_int_equal(boot(r), ATOTA_OK);
     fake_httpd_clear(&r->web);
-    feed(r, "AT+WEBSERVER=1,80,25\r\n");
+    fx_module_feed_text(&r->m, "AT+WEBSERVER=1,80,25\r\n");
     assert_true(r->web.started);
     atota_flash_sim_reset_stats(r->sim);
     if (arm)
         atota_flash_sim_arm_power_cut(r->sim, k, mode, seed);
-    r->hs.len = 0;
-    r->hs.out[0] = '\0';
+    fx_host_clear_out(&r->hs);
     const uint8_t *body = app ? r->image : r->ca;
     size_t len = app ? r->image_len : CA_LEN;
     const char *headers[] = {app ? "Object: ota" : "Object: mqtt_ca",
@@ -152,7 +129,7 @@ static outcome_t upload(rig_t *r, bool app, bool arm, uint64_t k, atota_power_cu
         assert_string_equal((const char *)q->body, "{\"state\": 0}");
         assert_non_null(strstr(r->hs.out, "+WEBSERVERRSP:3\r\n+WEBSERVERRSP:4\r\n"));
         if (app) {
-            feed(r, "AT+RST\r\n");
+            fx_module_feed_text(&r->m, "AT+RST\r\n");
             assert_int_equal(r->hs.restarts, 1);
             boot(r); /* may be cut */
         }
@@ -168,64 +145,39 @@ static outcome_t upload(rig_t *r, bool app, bool arm, uint64_t k, atota_power_cu
 /* After a cut: power on; the module must boot, and run `want` (either when NULL). */
 static void expect_boot_after_cut(rig_t *r, const char *what, const char *want)
 {
-    atota_flash_sim_power_on(r->sim);
-    atota_flash_sim_disarm_power_cut(r->sim);
-    atota_diag_t d = {{0}};
-    atota_module_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.profile_name = "esp32-wroom-32";
-    atota_err_t err = atota_module_boot(&r->m, r->flash, &r->host, &o, &d);
-    const char *v = r->m.boot.app_desc.version;
-    if (err || (want && strcmp(v, want)) || (strcmp(v, V1) && strcmp(v, V2))) {
-        print_error("%s: expected %s to boot, got %s (%s)\n", what, want ? want : V1 " or " V2,
-                    err ? atota_err_name(err) : v, err ? atota_diag_text(&d, err) : "");
-        fail();
-    }
+    fx_module_expect_boot_after_cut(&r->m, r->sim, &r->host, &r->hs, what, want, V1, V2);
+}
+
+/* The app's upload (with AT+RST and v2's first boot), as the sweep runs it. */
+static fx_cut_outcome_t upload_app(void *ctx, bool arm, uint64_t k, atota_power_cut_mode_t mode,
+                                   uint32_t seed)
+{
+    return upload(ctx, true, arm, k, mode, seed);
 }
 
 static void test_app_power_cuts(void **state)
 {
     (void)state;
     rig_t *r = rig_new();
-
-    /* the reference run: no cut */
-    outcome_t ref = upload(r, true, false, 0, ATOTA_POWER_CUT_BEFORE, 0);
-    assert_true(ref.ok);
-    assert_string_equal(r->m.boot.app_desc.version, V2);
-    assert_true(ref.update_ops > 400);
-
-    unsigned points = 0, v1_boots = 0, v2_boots = 0;
-    char what[96];
-    for (uint64_t k = 0; k < ref.total_ops; k++) {
-        outcome_t o = upload(r, true, true, k, ATOTA_POWER_CUT_BEFORE, 0);
-        assert_false(atota_flash_sim_powered(r->sim));
-        if (k < ref.update_ops)
-            assert_false(o.ok);
-        snprintf(what, sizeof what, "cut before operation %llu", (unsigned long long)k);
-        expect_boot_after_cut(r, what, k < ref.update_ops ? V1 : NULL);
-        points++;
-        if (!strcmp(r->m.boot.app_desc.version, V1))
-            v1_boots++;
-        else
-            v2_boots++;
-    }
-    for (uint32_t seed = 1; seed <= MID_SEEDS; seed++) {
-        for (uint64_t k = seed % MID_EVERY; k < ref.total_ops; k += MID_EVERY) {
-            upload(r, true, true, k, ATOTA_POWER_CUT_MIDDLE, seed * 7919u + (uint32_t)k);
-            assert_false(atota_flash_sim_powered(r->sim));
-            snprintf(what, sizeof what, "cut in the middle of operation %llu (seed %u)",
-                     (unsigned long long)k, seed);
-            expect_boot_after_cut(r, what, k < ref.update_ops ? V1 : NULL);
-            points++;
-        }
-    }
+    fx_app_cut_sweep_t sweep = {.m = &r->m,
+                                .sim = r->sim,
+                                .host = &r->host,
+                                .hs = &r->hs,
+                                .v1 = V1,
+                                .v2 = V2,
+                                .run = upload_app,
+                                .ctx = r,
+                                .min_update_ops = 400,
+                                .mid_every = MID_EVERY,
+                                .seeds = MID_SEEDS};
+    fx_app_cut_result_t res = fx_app_cut_sweep(&sweep);
     print_message("web upload (app) power cuts: %llu mutating operations in the upload (%zu-byte "
                   "image), %llu with AT+RST and v2's first boot; %u cut points: all booted (%u v1 "
                   "/ %u v2 after the before-cuts)\n",
-                  (unsigned long long)ref.update_ops, r->image_len,
-                  (unsigned long long)ref.total_ops, points, v1_boots, v2_boots);
-    assert_true(v1_boots > 0 && v2_boots > 0);
-    assert_true(points >= 500);
+                  (unsigned long long)res.ref.update_ops, r->image_len,
+                  (unsigned long long)res.ref.total_ops, res.points, res.v1_boots, res.v2_boots);
+    assert_true(res.v1_boots > 0 && res.v2_boots > 0);
+    assert_true(res.points >= 500);
     rig_free(r);
 }
 
@@ -265,7 +217,7 @@ static void test_partition_power_cuts(void **state)
 {
     (void)state;
     rig_t *r = rig_new();
-    outcome_t ref = upload(r, false, false, 0, ATOTA_POWER_CUT_BEFORE, 0);
+    fx_cut_outcome_t ref = upload(r, false, false, 0, ATOTA_POWER_CUT_BEFORE, 0);
     assert_true(ref.ok);
     fx_expect_bytes("no cut", atota_flash_sim_data(r->sim) + r->mqtt_ca->offset, r->new_part,
                     r->mqtt_ca->size);
@@ -276,7 +228,7 @@ static void test_partition_power_cuts(void **state)
     unsigned points = 0;
     char what[96];
     for (uint64_t k = 0; k < ref.update_ops; k++) {
-        outcome_t o = upload(r, false, true, k, ATOTA_POWER_CUT_BEFORE, 0);
+        fx_cut_outcome_t o = upload(r, false, true, k, ATOTA_POWER_CUT_BEFORE, 0);
         assert_false(o.ok);
         snprintf(what, sizeof what, "cut before operation %llu", (unsigned long long)k);
         holds_t got = expect_partition_after_cut(r, what);
