@@ -63,30 +63,71 @@ typedef struct {
     bool password, sha256;
 } info_t;
 
+/* One request to the module: its URL, the answer's body (cut at REPLY_MAX). */
 typedef struct {
-    char data[REPLY_MAX];
-    size_t len;
-} reply_t;
+    char target[2048];
+    CURL *curl;
+    struct curl_slist *headers;
+    char reply[REPLY_MAX];
+    size_t reply_len;
+} request_t;
 
 static size_t on_reply(char *buf, size_t size, size_t n, void *ctx)
 {
-    reply_t *r = ctx;
+    request_t *r = ctx;
     size_t len = size * n;
-    size_t room = sizeof r->data - 1 - r->len;
+    size_t room = sizeof r->reply - 1 - r->reply_len;
     size_t take = len < room ? len : room;
-    memcpy(r->data + r->len, buf, take);
-    r->len += take;
-    r->data[r->len] = 0;
+    memcpy(r->reply + r->reply_len, buf, take);
+    r->reply_len += take;
+    r->reply[r->reply_len] = 0;
     return len;
 }
 
-/* "http://host/" + path, without a doubled slash. */
-static void endpoint(const char *url, const char *path, char *out, size_t cap)
+/* A request for url + path ("http://host/" and "/getotainfo", without a doubled slash); NULL when
+ * out of memory. */
+static request_t *request_new(const char *url, const char *path, uint32_t timeout_s)
 {
+    request_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->curl = curl_easy_init())) {
+        free(r);
+        return NULL;
+    }
     size_t n = strlen(url);
     while (n && url[n - 1] == '/')
         n--;
-    snprintf(out, cap, "%.*s%s", (int)n, url, path);
+    snprintf(r->target, sizeof r->target, "%.*s%s", (int)n, url, path);
+    curl_easy_setopt(r->curl, CURLOPT_URL, r->target);
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT, (long)timeout_s);
+    curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_reply);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
+    return r;
+}
+
+static void request_header(request_t *r, const char *line)
+{
+    struct curl_slist *h = curl_slist_append(r->headers, line);
+    if (h)
+        r->headers = h;
+}
+
+/* Sends it; the answer's status in *status (0 when there was none). */
+static CURLcode request_perform(request_t *r, long *status)
+{
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+    CURLcode res = curl_easy_perform(r->curl);
+    *status = 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
+    return res;
+}
+
+static void request_free(request_t *r)
+{
+    curl_slist_free_all(r->headers);
+    curl_easy_cleanup(r->curl);
+    free(r);
 }
 
 static bool parse_hex(const char *hex, uint8_t *out, size_t cap, size_t *len)
@@ -165,45 +206,22 @@ out:
     return rc;
 }
 
-static CURL *new_request(const char *url, uint32_t timeout_s, reply_t *reply)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_reply);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-    return c;
-}
-
 static int get_info(const char *url, uint32_t timeout_s, info_t *info)
 {
-    char target[2048];
-    endpoint(url, "/getotainfo", target, sizeof target);
-    reply_t *reply = calloc(1, sizeof *reply);
-    CURL *c = reply ? new_request(target, timeout_s, reply) : NULL;
-    if (!c) {
-        free(reply);
+    request_t *r = request_new(url, "/getotainfo", timeout_s);
+    if (!r)
         return cli_error(NULL, "out of memory");
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Object: none"); /* as the pages send it */
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    CURLcode res = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    request_header(r, "Object: none"); /* as the pages send it */
+    long status;
+    CURLcode res = request_perform(r, &status);
     int rc;
     if (res != CURLE_OK)
-        rc = cli_error(target, "%s", curl_easy_strerror(res));
+        rc = cli_error(r->target, "%s", curl_easy_strerror(res));
     else if (status != 200)
-        rc = cli_error(target, "HTTP %ld: %.200s", status, reply->data);
+        rc = cli_error(r->target, "HTTP %ld: %.200s", status, r->reply);
     else
-        rc = parse_info(reply->data, info);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(reply);
+        rc = parse_info(r->reply, info);
+    request_free(r);
     return rc;
 }
 
@@ -305,63 +323,57 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 static int upload(const char *url, const info_t *info, const char *object, const char *password,
                   const uint8_t *data, size_t len, uint32_t timeout_s)
 {
-    char target[2048], header[256];
-    endpoint(url, "/setotadata", target, sizeof target);
-    reply_t *reply = calloc(1, sizeof *reply);
-    CURL *c = reply ? new_request(target, timeout_s, reply) : NULL;
-    if (!c) {
-        free(reply);
+    char header[256];
+    request_t *r = request_new(url, "/setotadata", timeout_s);
+    if (!r)
         return cli_error(NULL, "out of memory");
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-    h = curl_slist_append(h, "Expect:");
+    CURL *c = r->curl;
+    request_header(r, "Content-Type: application/octet-stream");
+    request_header(r, "Expect:");
     snprintf(header, sizeof header, "Object: %s", object);
-    h = curl_slist_append(h, header);
+    request_header(r, header);
     if (password) {
         snprintf(header, sizeof header, "X-Upload-Password: %s", password);
-        h = curl_slist_append(h, header);
+        request_header(r, header);
     }
     if (info->sha256) {
         uint8_t sha[32];
         char value[80];
         atota_sha256(data, len, sha);
         snprintf(header, sizeof header, "Content-Digest: %s", atota_iot_digest_value(sha, value));
-        h = curl_slist_append(h, header);
+        request_header(r, header);
     }
     progress_t prog = {.tty = isatty(STDOUT_FILENO), .last_pct = -1};
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)data);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &prog);
     uint64_t t0 = cli_now_ms();
-    CURLcode res = curl_easy_perform(c);
+    long status;
+    CURLcode res = request_perform(r, &status);
     double took = (double)(cli_now_ms() - t0) / 1000.0;
     if (prog.tty && prog.last_pct >= 0) {
         printf("\r\033[K");
         fflush(stdout);
     }
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     int rc;
     if (res != CURLE_OK) {
-        rc = cli_error(target, "%s (the module keeps its firmware)", curl_easy_strerror(res));
-    } else if (status == 200 && strstr(reply->data, "\"state\": 0")) {
-        printf("uploaded %zu bytes to '%s' in %.1f s: %s\n", len, object, took, reply->data);
+        rc = cli_error(r->target, "%s (the module keeps its firmware)", curl_easy_strerror(res));
+    } else if (status == 200 && strstr(r->reply, "\"state\": 0")) {
+        printf("uploaded %zu bytes to '%s' in %.1f s: %s\n", len, object, took, r->reply);
         if (!strncmp(object, "ota", 3))
             printf("the new firmware runs after a restart: send AT+RST\n");
         rc = CLI_EXIT_OK;
     } else if (status == 401) {
-        rc = cli_error(target, "HTTP 401 %s: wrong or missing upload password (--password)",
-                       reply->data);
+        rc = cli_error(r->target, "HTTP 401 %s: wrong or missing upload password (--password)",
+                       r->reply);
     } else {
-        rc = cli_error(target, "HTTP %ld %s: the module refused the file (it keeps its firmware)",
-                       status, reply->data);
+        rc =
+            cli_error(r->target, "HTTP %ld %s: the module refused the file (it keeps its firmware)",
+                      status, r->reply);
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(reply);
+    request_free(r);
     return rc;
 }
 
