@@ -17,10 +17,6 @@
  * missing. (b) needs nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <dirent.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,15 +24,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "core/fmt/image.h"
+#include "bench/bench_util.h"
 #include "core/fmt/partition.h"
 #include "core/ota/ota_writer.h"
 #include "core/util/hash.h"
 #include "port/posix/flash_sim.h"
-#include "port/posix/uart.h"
 
 #define IMAGE_PAYLOAD 1500000u /* 1.5 MB, within ota_1's 0x180000 */
 #define CHUNK         2048u    /* esp_https_ota's buffer_size (esp-at-ota.md §2.3) */
@@ -51,52 +45,10 @@ static const char partitions_csv[] = "phy_init, data, phy, 0xf000, 0x1000\n"
                                      "ota_0, app, ota_0, 0x100000, 0x180000\n"
                                      "ota_1, app, ota_1, 0x280000, 0x180000\n";
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int die(const char *what, const atota_diag_t *diag, atota_err_t err)
 {
     fprintf(stderr, "bench_userota: %s: %s\n", what, atota_diag_text(diag, err));
     return 1;
-}
-
-/* A valid ESP32 app image with an IMAGE_PAYLOAD-byte data segment of noise (malloc'd). */
-static uint8_t *build_image(size_t *len)
-{
-    uint8_t *payload = malloc(IMAGE_PAYLOAD);
-    if (!payload)
-        return NULL;
-    uint32_t x = 2463534242u;
-    for (uint32_t i = 0; i < IMAGE_PAYLOAD; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        payload[i] = (uint8_t)x;
-    }
-    atota_image_build_segment_t seg = {.load_addr = 0, .data = payload, .len = IMAGE_PAYLOAD};
-    atota_image_build_opts_t o = {.chip_id = ATOTA_CHIP_ESP32,
-                                  .version = "v2.0.0.0",
-                                  .project_name = "esp-at",
-                                  .time = "00:00:00",
-                                  .date = "Jan  1 2025",
-                                  .idf_ver = "v5.4.1",
-                                  .segments = &seg,
-                                  .segment_count = 1};
-    size_t cap = atota_image_build_size(&o);
-    uint8_t *img = cap ? malloc(cap) : NULL;
-    atota_diag_t diag;
-    atota_diag_clear(&diag);
-    if (img && atota_image_build(&o, img, cap, len, &diag)) {
-        fprintf(stderr, "bench_userota: image build: %s\n", atota_diag_text(&diag, ATOTA_ERR_IO));
-        free(img);
-        img = NULL;
-    }
-    free(payload);
-    return img;
 }
 
 /* ---- (b) the flash-bound figures ---------------------------------------------------------- */
@@ -146,7 +98,7 @@ static int run_writer(const uint8_t *img, size_t len, modelled_t *m, double *wal
                                  .chip_id = ATOTA_CHIP_ESP32,
                                  .chip_rev = 300};
     atota_flash_sim_reset_stats(sim);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if ((err = atota_ota_writer_begin(&w, &o, &diag)))
         return die("ota_writer_begin", &diag, err);
     for (size_t off = 0; off < len && !err; off += CHUNK)
@@ -156,7 +108,7 @@ static int run_writer(const uint8_t *img, size_t len, modelled_t *m, double *wal
     if (err)
         return die("ota_writer", &diag, err);
     if (wall_s)
-        *wall_s = now_s() - t0;
+        *wall_s = bench_now_s() - t0;
     modelled(sim, m);
     atota_flash_sim_close(sim);
     return 0;
@@ -263,132 +215,9 @@ static int bench_flash(const uint8_t *img, size_t len)
 
 /* ---- (a) loopback, against curl ----------------------------------------------------------- */
 
-typedef struct {
-    pid_t pid;
-    int out; /* its standard output, a pipe */
-} child_t;
-
-/* Starts argv with stdout on a pipe and stderr in errfile. */
-static int spawn(char *const argv[], const char *errfile, child_t *c)
-{
-    int p[2];
-    if (pipe(p))
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int e = open(errfile ? errfile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int n = open("/dev/null", O_RDONLY);
-        dup2(p[1], 1);
-        if (e >= 0)
-            dup2(e, 2);
-        if (n >= 0)
-            dup2(n, 0);
-        close(p[0]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    c->pid = pid;
-    c->out = p[0];
-    return 0;
-}
-
-static void stop(child_t *c)
-{
-    if (c->pid > 0) {
-        kill(c->pid, SIGTERM);
-        waitpid(c->pid, NULL, 0);
-        close(c->out);
-        c->pid = 0;
-    }
-}
-
-/* Reads the child's stdout until a line starting with prefix; copies the rest of it to out. */
-static int wait_line(child_t *c, const char *prefix, char *out, size_t cap)
-{
-    char buf[1024];
-    size_t len = 0;
-    double deadline = now_s() + 15.0;
-    while (now_s() < deadline) {
-        struct pollfd pfd = {.fd = c->out, .events = POLLIN};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(c->out, buf + len, sizeof buf - 1 - len);
-        if (n <= 0)
-            return -1;
-        len += (size_t)n;
-        buf[len] = 0;
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = 0;
-            if (!strncmp(line, prefix, strlen(prefix))) {
-                snprintf(out, cap, "%s", line + strlen(prefix));
-                return 0;
-            }
-            line = nl + 1;
-        }
-        len = strlen(line);
-        memmove(buf, line, len);
-    }
-    return -1;
-}
-
-typedef struct {
-    atota_uart_client_t *port;
-    char rx[16384];
-    size_t len;
-} conn_t;
-
-static char *find(char *hay, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (!memcmp(hay + i, needle, n))
-            return hay + i;
-    return NULL;
-}
-
-/* Reads until one of the two strings arrives (b may be NULL); consumes through it. 1: a, 2: b,
- * 0: timeout or error. */
-static int expect2(conn_t *k, const char *a, const char *b, double timeout_s)
-{
-    double deadline = now_s() + timeout_s;
-    for (;;) {
-        char *pa = find(k->rx, k->len, a), *pb = b ? find(k->rx, k->len, b) : NULL;
-        if (pa || pb) {
-            bool is_a = pa && (!pb || pa <= pb);
-            char *end = is_a ? pa + strlen(a) : pb + strlen(b);
-            k->len -= (size_t)(end - k->rx);
-            memmove(k->rx, end, k->len);
-            return is_a ? 1 : 2;
-        }
-        if (k->len > sizeof k->rx / 2) { /* keep the tail, where a match may start */
-            memmove(k->rx, k->rx + k->len - 64, 64);
-            k->len = 64;
-        }
-        double left = deadline - now_s();
-        if (left <= 0)
-            return 0;
-        size_t got = 0;
-        atota_diag_t diag;
-        if (atota_uart_client_read(k->port, k->rx + k->len, sizeof k->rx - k->len,
-                                   (unsigned)(left * 1000) + 1, &got, &diag))
-            return 0;
-        k->len += got;
-    }
-}
-
-static int send_str(conn_t *k, const char *s)
-{
-    atota_diag_t diag;
-    return atota_uart_client_write(k->port, s, strlen(s), 5000, &diag) ? -1 : 0;
-}
-
 static double run_curl(const char *url, const char *out)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     pid_t pid = fork();
     if (pid == 0) {
         execlp("curl", "curl", "-s", "-f", "-o", out, url, (char *)NULL);
@@ -397,74 +226,16 @@ static double run_curl(const char *url, const char *out)
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
         return -1;
-    return now_s() - t0;
-}
-
-/* One AT+USEROTA, from the command to OK; then waits for the restart and the station. */
-static double run_userota(conn_t *k, const char *url)
-{
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "AT+USEROTA=%zu\r\n", strlen(url));
-    double t0 = now_s();
-    if (send_str(k, cmd) || expect2(k, "OK\r\n\r\n>", "ERROR", 5) != 1 || send_str(k, url) ||
-        expect2(k, "Recv ", NULL, 5) != 1 || expect2(k, "\r\nOK\r\n", "\r\nERROR\r\n", 120) != 1)
-        return -1;
-    double t = now_s() - t0;
-    if (expect2(k, "ready\r\n", NULL, 30) != 1 || expect2(k, "WIFI GOT IP\r\n", NULL, 10) != 1)
-        return -1;
-    return t;
-}
-
-/* Removes a directory of plain files and directories, depth first. */
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[512];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-    }
-    remove(path);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return bench_now_s() - t0;
 }
 
 static int bench_loopback(const uint8_t *img, size_t len, int reps)
 {
     char exe[4096], sim[4200], src[4096], server[4300];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    if (bench_exe_dir(exe, sizeof exe))
         return printf("(a) skipped: cannot find this program's directory\n"), 0;
-    exe[n] = 0;
-    *strrchr(exe, '/') = 0;
     snprintf(sim, sizeof sim, "%s/atota-sim", exe);
-    const char *env_src = getenv("ATOTA_SRC");
-    if (env_src) {
-        snprintf(src, sizeof src, "%s", env_src);
-    } else { /* this file is <src>/bench/userota/bench_userota.c */
-        snprintf(src, sizeof src, "%s", __FILE__);
-        for (int i = 0; i < 3; i++) {
-            char *s = strrchr(src, '/');
-            if (s)
-                *s = 0;
-        }
-    }
+    bench_src_dir(src, sizeof src);
     snprintf(server, sizeof server, "%s/tests/e2e/lib/http_server.py", src);
     if (access(sim, X_OK))
         return printf("(a) skipped: no %s (build atota-sim first)\n", sim), 0;
@@ -483,33 +254,33 @@ static int bench_loopback(const uint8_t *img, size_t len, int reps)
     snprintf(srv_err, sizeof srv_err, "%s/http.err", dir);
     snprintf(srv_log, sizeof srv_log, "%s/http.log", dir);
     mkdir(www, 0755);
-    FILE *fp = fopen(image, "wb");
-    if (!fp || fwrite(img, 1, len, fp) != len || fclose(fp))
+    if (bench_write_file(image, img, len))
         return printf("(a) skipped: cannot write %s\n", image), 0;
 
     int rc = 0;
-    child_t srv = {0}, mod = {0};
-    conn_t *k = calloc(1, sizeof *k);
+    bench_child_t srv = {0}, mod = {0};
+    bench_at_t *k = calloc(1, sizeof *k);
     char port[256], addr[256], url[512];
     char *srv_argv[] = {"python3", server,      "--root", www,     "--port", "0",
                         "--bind",  "127.0.0.1", "--log",  srv_log, NULL};
     char *sim_argv[] = {sim, "--flash", flash, "--tcp", "127.0.0.1:0", NULL};
     atota_diag_t diag;
     atota_diag_clear(&diag);
-    if (!k || spawn(srv_argv, srv_err, &srv) ||
-        wait_line(&srv, "http_server: listening on ", port, sizeof port)) {
+    if (!k || bench_spawn(srv_argv, srv_err, &srv) ||
+        bench_wait_line(&srv, "http_server: listening on ", 15.0, port, sizeof port)) {
         printf("(a) skipped: http_server.py did not start (see %s)\n", srv_err);
         goto out;
     }
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v2.bin", atoi(port));
-    if (spawn(sim_argv, sim_err, &mod) ||
-        wait_line(&mod, "atota-sim: AT port on ", addr, sizeof addr) ||
+    if (bench_spawn(sim_argv, sim_err, &mod) ||
+        bench_wait_line(&mod, "atota-sim: AT port on ", 15.0, addr, sizeof addr) ||
         atota_uart_client_open(addr, &k->port, &diag)) {
         printf("(a) skipped: atota-sim did not start (see %s)\n", sim_err);
         goto out;
     }
-    if (send_str(k, "AT+CWJAP=\"atota\",\"atota-pass\"\r\n") ||
-        expect2(k, "WIFI GOT IP\r\n", NULL, 10) != 1 || expect2(k, "OK\r\n", NULL, 10) != 1) {
+    if (bench_at_send(k, "AT+CWJAP=\"atota\",\"atota-pass\"\r\n") ||
+        bench_at_expect2(k, "WIFI GOT IP\r\n", NULL, 10) != 1 ||
+        bench_at_expect2(k, "OK\r\n", NULL, 10) != 1) {
         printf("(a) failed: AT+CWJAP\n");
         rc = 1;
         goto out;
@@ -521,7 +292,7 @@ static int bench_loopback(const uint8_t *img, size_t len, int reps)
     double *tc = calloc((size_t)reps, sizeof *tc), *tu = calloc((size_t)reps, sizeof *tu);
     for (int r = 0; r < reps && tc && tu; r++) { /* interleaved, so both see the same machine */
         tc[r] = run_curl(url, curl_out);
-        tu[r] = run_userota(k, url);
+        tu[r] = bench_at_userota(k, url);
         if (tc[r] < 0 || tu[r] < 0) {
             printf("(a) failed: %s in repetition %d (see %s)\n", tu[r] < 0 ? "AT+USEROTA" : "curl",
                    r + 1, sim_err);
@@ -530,7 +301,7 @@ static int bench_loopback(const uint8_t *img, size_t len, int reps)
         }
     }
     if (!rc && tc && tu) {
-        double mc = median(tc, reps), mu = median(tu, reps);
+        double mc = bench_median(tc, reps), mu = bench_median(tu, reps);
         printf("(a) loopback, %zu-byte image over HTTP, median of %d (interleaved):\n", len, reps);
         printf("  curl -s -o FILE URL (process start to exit)   %7.1f ms  %7.1f MB/s\n", mc * 1e3,
                (double)len / 1e6 / mc);
@@ -548,9 +319,9 @@ static int bench_loopback(const uint8_t *img, size_t len, int reps)
                 break;
             wb = w < wb ? w : wb;
             uint8_t digest[ATOTA_SHA256_LEN];
-            double h0 = now_s();
+            double h0 = bench_now_s();
             atota_sha256(img, len, digest);
-            double h = now_s() - h0;
+            double h = bench_now_s() - h0;
             hb = h < hb ? h : hb;
         }
         printf("  of which on the module's side, best of 5 in this process: the OTA writer alone "
@@ -563,9 +334,9 @@ out:
     if (k)
         atota_uart_client_close(k->port);
     free(k);
-    stop(&mod);
-    stop(&srv);
-    remove_tree(dir);
+    bench_stop(&mod);
+    bench_stop(&srv);
+    bench_remove_tree(dir);
     return rc;
 }
 
@@ -577,7 +348,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t len = 0;
-    uint8_t *img = build_image(&len);
+    uint8_t *img = bench_image_build("bench_userota", IMAGE_PAYLOAD, &len);
     if (!img)
         return 1;
     printf("userota bench: a %zu-byte ESP32 app image (1.5 MB of noise), ESP32-WROOM-32 layout\n",
