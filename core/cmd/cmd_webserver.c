@@ -18,7 +18,8 @@
 
 /* at_web_server_cmd.c registers these URIs, in this order, each for one method; esp_http_server
  * matches the path (up to '?') exactly, answers 405 for a known path with another method and 404
- * for the rest. */
+ * for the rest. The captive portal registers no URI of its own (generate_204, hotspot-detect.html
+ * and the like are 404s, so redirected): all eight of max_uri_handlers are these. */
 enum {
     ROUTE_VERSION,
     ROUTE_GETSTAINFO,
@@ -92,6 +93,29 @@ void atota_web_reply_error(atota_module_t *m, atota_httpd_request_t *req, unsign
         break;
     }
     atota_web_reply(m, req, status, "text/html", msg, strlen(msg));
+}
+
+/* A request no route takes: esp_http_server's 404 or 405 page, or, with the captive portal
+ * (web_captive_portal=on), http_common_error_handler: httpd_resp_set_status "302 Temporary
+ * Redirect", httpd_resp_set_hdr Location, httpd_resp_send of the body with the default type
+ * (HTTPD_TYPE_TEXT). Only the number reaches the port, which writes its own reason phrase; the
+ * handler is registered for 414 too, which the port answers itself (docs/webserver.md). */
+static void refuse(atota_module_t *m, atota_httpd_request_t *req, unsigned status)
+{
+    if (!m->config.web_captive_portal) {
+        atota_web_reply_error(m, req, status);
+        return;
+    }
+    static const char body[] = ATOTA_WEB_PORTAL_BODY;
+    atota_httpd_response_t r;
+    memset(&r, 0, sizeof r);
+    r.status = ATOTA_WEB_PORTAL_STATUS;
+    r.content_type = "text/html";
+    r.body = body;
+    r.len = sizeof body - 1;
+    r.headers[0][0] = "Location";
+    r.headers[0][1] = m->webserver.portal_url;
+    respond(m, req, &r);
 }
 
 void atota_web_message(atota_module_t *m, int n)
@@ -286,11 +310,11 @@ static void on_request(void *ctx, atota_httpd_request_t *req)
     while (route < ROUTE_COUNT && strcmp(routes[route].path, req->path) != 0)
         route++;
     if (route == ROUTE_COUNT) {
-        atota_web_reply_error(m, req, 404);
+        refuse(m, req, 404);
         return;
     }
     if (strcmp(routes[route].method, req->method) != 0) {
-        atota_web_reply_error(m, req, 405);
+        refuse(m, req, 405);
         return;
     }
     switch (route) {
@@ -425,6 +449,15 @@ static atota_err_t start_server(atota_module_t *m, uint16_t port)
     }
     w->running = true;
     w->port = port;
+    if (m->config.web_captive_portal) {
+        /* start_web_server: "http://" IPSTR CONFIG_AT_WEB_ROOT_DIR from the softAP's netif
+         * (WIFI_AP_DEF, there in every Wi-Fi mode), read once here: a later change of the
+         * softAP's address does not change it until the server starts again */
+        char ip[16];
+        atota_wifi_format_ip(m->wifi.ap_ip, ip);
+        snprintf(w->portal_url, sizeof w->portal_url, "http://%s/", ip);
+        atota_module_log(m, "webserver: captive portal: unknown paths go to %s", w->portal_url);
+    }
     atota_module_log(m, "webserver: listening on the module's port %u", (unsigned)port);
     return ATOTA_OK;
 }

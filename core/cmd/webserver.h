@@ -45,6 +45,13 @@ extern const size_t atota_web_page_len;
 #define ATOTA_WEB_JSON_MAX        12288u /* the largest JSON answer (/getotainfo, 95 partitions) */
 #define ATOTA_WEB_VERSION         "1.0"  /* ESP_AT_WEB_VERSION, /getversion */
 
+/* The captive portal's redirect (web_captive_portal=on, CONFIG_AT_WEB_CAPTIVE_PORTAL_ENABLE):
+ * http_common_error_handler's status, its Location's room ("http://" + a dotted quad +
+ * CONFIG_AT_WEB_ROOT_DIR "/" + NUL) and its body. */
+#define ATOTA_WEB_PORTAL_STATUS  302u
+#define ATOTA_WEB_PORTAL_URL_MAX 24u
+#define ATOTA_WEB_PORTAL_BODY    "Redirect to captive portal"
+
 /* The ATOTA extensions' header names (docs/webserver.md). */
 #define ATOTA_WEB_PASSWORD_HEADER "X-Upload-Password"
 
@@ -98,6 +105,9 @@ typedef struct {
     atota_httpd_t httpd; /* the port that runs it (host->httpd when it started) */
     uint16_t port;
     uint32_t timeout_s; /* <connection_timeout>, the provisioning's limit */
+    /* the captive portal's Location: the softAP's address when the server started, as
+     * start_web_server reads it once (s_at_web_redirect_url) */
+    char portal_url[ATOTA_WEB_PORTAL_URL_MAX];
     /* Wi-Fi provisioning (s_wifi_sta_connect_config, s_wifi_sta_connection_info): kept across
      * AT+WEBSERVER=0 and =1 as ESP-AT's statics are, cleared by a reboot */
     uint8_t sta_state; /* atota_web_sta_t */

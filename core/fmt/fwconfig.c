@@ -27,6 +27,7 @@ typedef enum {
     KIND_FEATURE,
     KIND_UINT,
     KIND_PASSWORD, /* optional: written and listed only when set */
+    KIND_SWITCH,   /* on or off, a bool field; optional: written and listed only when on */
 } kind_t;
 
 typedef struct {
@@ -50,6 +51,10 @@ typedef struct {
     {                                                                                              \
         n, KIND_FEATURE, 0, 0, b, 0                                                                \
     }
+#define SWITCH_KEY(n, f)                                                                           \
+    {                                                                                              \
+        n, KIND_SWITCH, offsetof(atota_fwconfig_t, f), 0, 0, 0                                     \
+    }
 #define UINT_KEY(n, f, m)                                                                          \
     {                                                                                              \
         n, KIND_UINT, offsetof(atota_fwconfig_t, f), 0, 0, m                                       \
@@ -57,7 +62,8 @@ typedef struct {
 
 /* Block order. The names are those of ESP-AT's Kconfig options, shortened (§3 table); then ATOTA's
  * own: the download policy (docs/userota.md) and the web server's upload password
- * (docs/webserver.md), last so that blocks without it read the same everywhere. */
+ * (docs/webserver.md); then the web server's captive portal (CONFIG_AT_WEB_CAPTIVE_PORTAL_ENABLE).
+ * Keys added later go last, optional, so that blocks without them read the same everywhere. */
 static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     STR_KEY("module_name", KIND_NAME, module_name),
     STR_KEY("ota_host", KIND_HOST, ota_host),
@@ -73,11 +79,12 @@ static const fwkey_t keys[ATOTA_FWCONFIG_KEYS] = {
     UINT_KEY("ota_retries", ota_retries, ATOTA_FWCONFIG_MAX_OTA_RETRIES),
     UINT_KEY("ota_time_limit", ota_time_limit, ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT),
     STR_KEY("web_password", KIND_PASSWORD, web_password),
+    SWITCH_KEY("web_captive_portal", web_captive_portal),
 };
 
 #define KEY_NAMES                                                                                  \
     "module_name, ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, ota, ota_ssl, "    \
-    "userota, webserver, ota_retries, ota_time_limit, web_password"
+    "userota, webserver, ota_retries, ota_time_limit, web_password, web_captive_portal"
 
 void atota_fwconfig_defaults(atota_fwconfig_t *c)
 {
@@ -337,6 +344,7 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
     atota_err_t err = ATOTA_OK;
     uint16_t port = 0;
     uint32_t number = 0;
+    bool on = false;
     switch (k->kind) {
     case KIND_NAME:
         err = check_name(k, v, vlen, diag);
@@ -357,18 +365,21 @@ static atota_err_t apply(atota_fwconfig_t *c, const char *kv, size_t len, size_t
         err = parse_uint(k, v, vlen, &number, diag);
         break;
     case KIND_FEATURE:
+    case KIND_SWITCH:
         if (vlen == 2 && !memcmp(v, "on", 2))
-            c->features |= k->feature;
-        else if (vlen == 3 && !memcmp(v, "off", 3))
-            c->features &= ~k->feature;
-        else
+            on = true;
+        else if (!(vlen == 3 && !memcmp(v, "off", 3)))
             err = atota_diag_set(diag, ATOTA_ERR_FWCONFIG, "%s: '%s' is not on or off", k->name,
                                  shown(v, vlen, q));
-        return err;
+        break;
     }
     if (err)
         return err;
-    if (k->kind == KIND_PORT) {
+    if (k->kind == KIND_FEATURE) {
+        c->features = on ? c->features | k->feature : c->features & ~k->feature;
+    } else if (k->kind == KIND_SWITCH) {
+        memcpy((char *)c + k->offset, &on, sizeof on);
+    } else if (k->kind == KIND_PORT) {
         memcpy((char *)c + k->offset, &port, sizeof port);
     } else if (k->kind == KIND_UINT) {
         memcpy((char *)c + k->offset, &number, sizeof number);
@@ -395,13 +406,28 @@ static size_t append(char *out, size_t cap, size_t pos, const char *s, size_t n)
     return pos + n;
 }
 
+/* An optional key at its default (web_password empty, web_captive_portal off): neither written
+ * nor listed. */
+static bool optional_at_default(const fwkey_t *k, const atota_fwconfig_t *c)
+{
+    const char *field = (const char *)c + k->offset;
+    if (k->kind == KIND_PASSWORD)
+        return field[0] == '\0';
+    if (k->kind == KIND_SWITCH) {
+        bool on;
+        memcpy(&on, field, sizeof on);
+        return !on;
+    }
+    return false;
+}
+
 const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char *out, size_t cap)
 {
     if (!c || !out || index >= ATOTA_FWCONFIG_KEYS || cap == 0)
         return NULL;
     const fwkey_t *k = &keys[index];
-    if (k->kind == KIND_PASSWORD && ((const char *)c + k->offset)[0] == '\0')
-        return NULL; /* an optional key that is unset */
+    if (optional_at_default(k, c))
+        return NULL;
     size_t pos = append(out, cap, 0, k->name, strlen(k->name));
     pos = append(out, cap, pos, "=", 1);
     if (pos >= cap)
@@ -418,8 +444,11 @@ const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char 
         char digits[12];
         int n = snprintf(digits, sizeof digits, "%u", (unsigned)number);
         pos = append(out, cap, pos, digits, (size_t)n);
-    } else if (k->kind == KIND_FEATURE) {
-        const char *v = (c->features & k->feature) ? "on" : "off";
+    } else if (k->kind == KIND_FEATURE || k->kind == KIND_SWITCH) {
+        bool on = true; /* a switch at its default (off) was left out above */
+        if (k->kind == KIND_FEATURE)
+            on = (c->features & k->feature) != 0;
+        const char *v = on ? "on" : "off";
         pos = append(out, cap, pos, v, strlen(v));
     } else {
         const char *field = (const char *)c + k->offset;
@@ -442,8 +471,8 @@ size_t atota_fwconfig_encode(const atota_fwconfig_t *c, uint8_t *out, size_t cap
     size_t pos = ATOTA_FWCONFIG_HEADER_LEN;
     for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
         char line[ATOTA_FWCONFIG_LINE_MAX + 2];
-        if (keys[i].kind == KIND_PASSWORD && ((const char *)c + keys[i].offset)[0] == '\0')
-            continue; /* unset optional key: not written */
+        if (optional_at_default(&keys[i], c))
+            continue; /* not written */
         if (!atota_fwconfig_line(c, i, line, sizeof line))
             return 0;
         size_t n = strlen(line);

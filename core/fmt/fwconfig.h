@@ -61,6 +61,9 @@ typedef struct {
     /* ATOTA's own: the password AT+WEBSERVER's /setotadata asks for in its X-Upload-Password
      * header (docs/webserver.md); empty: no password, as ESP-AT */
     char web_password[ATOTA_FWCONFIG_WEB_PASSWORD_MAX + 1];
+    /* CONFIG_AT_WEB_CAPTIVE_PORTAL_ENABLE: AT+WEBSERVER answers what would be 404 or 405 with a
+     * 302 to the softAP's root page (docs/webserver.md); off, as in ESP-AT's default builds */
+    bool web_captive_portal;
 } atota_fwconfig_t;
 
 /* ESP-AT's defaults (and ATOTA's download policy defaults). */
@@ -68,8 +71,9 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c);
 
 /* Applies one "KEY=VALUE" (the `atota image create --config` option). Keys: module_name,
  * ota_host, ota_port, ota_token, ssl_host, ssl_port, ssl_token, feature names (ota, ota_ssl,
- * userota, webserver) with on/off, ota_retries, ota_time_limit and web_password. Unknown keys and
- * bad values are ATOTA_ERR_FWCONFIG with a message naming them, and c is left unchanged. Values:
+ * userota, webserver) with on/off, ota_retries, ota_time_limit, web_password and
+ * web_captive_portal. Unknown keys and bad values are ATOTA_ERR_FWCONFIG with a message naming
+ * them, and c is left unchanged. Values:
  *   module_name  0-31 bytes of UTF-8 without control characters (empty: the profile's name)
  *   *_host       1-127 characters: a host name or IPv4 address (letters, digits, '-', '_', '.';
  *                dot-separated labels of 1-63 characters)
@@ -80,21 +84,23 @@ void atota_fwconfig_defaults(atota_fwconfig_t *c);
  *   ota_time_limit 0-86400, decimal: seconds for a whole download, 0 for no limit
  *   web_password 0-64 printable ASCII characters without space (0x21-0x7E), as a browser sends
  *                them in a header; empty: uploads need no password
+ *   web_captive_portal on or off
  * c->present is not changed. */
 atota_err_t atota_fwconfig_set(atota_fwconfig_t *c, const char *key_value, atota_diag_t *diag);
 
 /* Number of keys, and the index-th "KEY=VALUE" of c in block order (index < ATOTA_FWCONFIG_KEYS),
  * NUL-terminated in out (cap bytes, at most ATOTA_FWCONFIG_LINE_MAX needed). Returns out, or NULL
- * when index is past the last key, cap is short, or the key is an optional one that is unset
- * (web_password empty): such a key is neither listed nor written, so a block without it stays
- * readable by firmware that predates the key. For listing a configuration. */
-#define ATOTA_FWCONFIG_KEYS     14
+ * when index is past the last key, cap is short, or the key is an optional one at its default
+ * (web_password empty, web_captive_portal off): such a key is neither listed nor written, so a
+ * block without it stays readable by firmware that predates the key. For listing a
+ * configuration. */
+#define ATOTA_FWCONFIG_KEYS     15
 #define ATOTA_FWCONFIG_LINE_MAX 160
 const char *atota_fwconfig_line(const atota_fwconfig_t *c, unsigned index, char *out, size_t cap);
 
-/* Encodes the block (header and payload, every key but an unset optional one) into out; returns its
- * length, or 0 if cap is short or c holds a value atota_fwconfig_set would refuse (so a block we
- * write always decodes). A cap of ATOTA_FWCONFIG_MAX_LEN is always enough. */
+/* Encodes the block (header and payload, every key but an optional one at its default) into out;
+ * returns its length, or 0 if cap is short or c holds a value atota_fwconfig_set would refuse (so
+ * a block we write always decodes). A cap of ATOTA_FWCONFIG_MAX_LEN is always enough. */
 size_t atota_fwconfig_encode(const atota_fwconfig_t *c, uint8_t *out, size_t cap);
 
 /* Decodes a block that starts at data (len bytes available; bytes after the block are ignored).

@@ -491,6 +491,83 @@ static void test_read_endpoints(void **state)
     rig_free(r);
 }
 
+/* A request the captive portal redirects: exactly http_common_error_handler's answer. */
+static void expect_portal(rig_t *r, unsigned i, const char *what, const char *location)
+{
+    fake_httpd_expect(&r->web, i, what, 302, HTML, "Redirect to captive portal");
+    const fake_httpd_req_t *q = &r->web.reqs[i];
+    assert_false(q->chunked);
+    if (q->nrheaders != 1 || strcmp(q->rhname[0], "Location") != 0 ||
+        strcmp(q->rhvalue[0], location) != 0) {
+        print_error("%s: expected the one header Location: %s; got %u headers, the first %s: %s\n",
+                    what, location, q->nrheaders, q->nrheaders ? q->rhname[0] : "-",
+                    q->nrheaders ? q->rhvalue[0] : "-");
+        fail();
+    }
+}
+
+static void test_captive_portal(void **state)
+{
+    (void)state;
+    /* web_captive_portal=on (CONFIG_AT_WEB_CAPTIVE_PORTAL_ENABLE): what would be 404 or 405 is
+     * 302 to the softAP's root, in any Wi-Fi mode (the softAP's netif always has its address) */
+    rig_t *r = rig_new_config("web_captive_portal=on");
+    assert_true(r->m.config.web_captive_portal);
+    web_on(r);
+    /* no URI of its own: the operating systems' probes are unknown paths like any other */
+    static const char *const unknown[] = {
+        "/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/ncsi.txt",
+        "/nothing-here", "/index.html",          "/GETVERSION",      "/getversion/?a=1",
+    };
+    for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++)
+        expect_portal(r, get(r, unknown[k]), unknown[k], "http://192.168.4.1/");
+    static const char *const wrong[][2] = {
+        {"POST", "/"},          {"HEAD", "/"},          {"GET", "/setotadata"},
+        {"PUT", "/getstainfo"}, {"get", "/getversion"}, {"POST", "/success.txt"},
+    };
+    for (size_t k = 0; k < sizeof wrong / sizeof wrong[0]; k++) {
+        /* with a body: answered at once, the body dropped by the port */
+        unsigned i = fake_httpd_send(&r->web, wrong[k][0], wrong[k][1], NULL, "a=1", 3, 0, 3);
+        expect_portal(r, i, wrong[k][1], "http://192.168.4.1/");
+        assert_true(r->web.reqs[i].ended);
+    }
+    /* the endpoints answer as before */
+    unsigned i = get(r, "/");
+    assert_int_equal(r->web.reqs[i].status, 200);
+    assert_int_equal(r->web.reqs[i].len, atota_web_page_len);
+    i = get(r, "/getversion");
+    fake_httpd_expect(&r->web, i, "/getversion", 200, JSON, "{\"version\":\"1.0\"}");
+    assert_int_equal(r->web.reqs[i].nrheaders, 0);
+    /* the address is read when the server starts (s_at_web_redirect_url): a running server
+     * keeps it, =1 again included; the next start takes the new one */
+    static const uint8_t other[4] = {10, 0, 0, 1};
+    memcpy(r->m.wifi.ap_ip, other, 4);
+    expect_portal(r, get(r, "/x"), "a new softAP address, same server", "http://192.168.4.1/");
+    send(r, "AT+WEBSERVER=1,80,30\r\n", OK);
+    expect_portal(r, get(r, "/x"), "=1 while running", "http://192.168.4.1/");
+    send(r, "AT+WEBSERVER=0\r\n", OK);
+    web_on(r);
+    expect_portal(r, get(r, "/x"), "restarted", "http://10.0.0.1/");
+    static const uint8_t widest[4] = {255, 255, 255, 255};
+    memcpy(r->m.wifi.ap_ip, widest, 4);
+    send(r, "AT+WEBSERVER=0\r\n", OK);
+    web_on(r);
+    expect_portal(r, get(r, "/x"), "the longest address", "http://255.255.255.255/");
+    fx_expect_out(&r->hs, "the AT port", ""); /* none of it is an AT-port matter */
+    rig_free(r);
+
+    /* off (the default, and said so): 404 and 405 stay */
+    r = rig_new_config("web_captive_portal=off");
+    web_on(r);
+    i = get(r, "/generate_204");
+    fake_httpd_expect(&r->web, i, "off: /generate_204", 404, HTML, "Nothing matches the given URI");
+    assert_int_equal(r->web.reqs[i].nrheaders, 0);
+    i = fake_httpd_send(&r->web, "POST", "/", NULL, NULL, 0, 0, -1);
+    fake_httpd_expect(&r->web, i, "off: POST /", 405, HTML,
+                      "Specified method is invalid for this resource");
+    rig_free(r);
+}
+
 static void test_getotainfo_variants(void **state)
 {
     (void)state;
@@ -1300,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_reboot_stops_server),
         cmocka_unit_test(test_read_endpoints),
+        cmocka_unit_test(test_captive_portal),
         cmocka_unit_test(test_getotainfo_variants),
         cmocka_unit_test(test_getaprecord),
         cmocka_unit_test(test_provisioning_ok),

@@ -52,6 +52,7 @@ static void expect_same_config(const atota_fwconfig_t *got, const atota_fwconfig
     assert_int_equal(got->ota_retries, want->ota_retries);
     assert_int_equal(got->ota_time_limit, want->ota_time_limit);
     assert_string_equal(got->web_password, want->web_password);
+    assert_int_equal(got->web_captive_portal, want->web_captive_portal);
 }
 
 static void expect_defaults(const atota_fwconfig_t *c)
@@ -90,6 +91,7 @@ static void custom_config(atota_fwconfig_t *c)
     set_ok(c, "ota_retries=0");
     set_ok(c, "ota_time_limit=45");
     set_ok(c, "web_password=s3cret!#=~");
+    set_ok(c, "web_captive_portal=on");
 }
 
 static void defaults_are_esp_at_kconfig(void **state)
@@ -113,6 +115,8 @@ static void defaults_are_esp_at_kconfig(void **state)
     assert_int_equal(c.ota_time_limit, 300);
     /* AT+WEBSERVER's upload password (docs/webserver.md): none, as ESP-AT */
     assert_string_equal(c.web_password, "");
+    /* CONFIG_AT_WEB_CAPTIVE_PORTAL_ENABLE: off in ESP-AT's default builds */
+    assert_false(c.web_captive_portal);
 }
 
 static void every_key_sets_its_field(void **state)
@@ -181,6 +185,11 @@ static void every_key_sets_its_field(void **state)
     assert_string_equal(c.web_password + 60, "]^_`");
     set_ok(&c, "web_password=");
     assert_string_equal(c.web_password, "");
+    set_ok(&c, "web_captive_portal=on");
+    assert_true(c.web_captive_portal);
+    assert_int_equal(c.features, ATOTA_FEATURE_ALL); /* a switch of its own, not a feature bit */
+    set_ok(&c, "web_captive_portal=off");
+    assert_false(c.web_captive_portal);
     assert_false(c.present); /* set does not claim a block */
 }
 
@@ -244,6 +253,10 @@ static void bad_keys_and_values_each_say_what(void **state)
         {"web_password=x\x7f", "web_password: character 2 is 0x7f"},
         {"web_password=0123456789012345678901234567890123456789012345678901234567890123X",
          "web_password: 65 characters, at most 64 fit"},
+        {"web_captive_portal=yes", "web_captive_portal: 'yes' is not on or off"},
+        {"web_captive_portal=", "web_captive_portal: '' is not on or off"},
+        {"web_captive_portal=On", "web_captive_portal: 'On' is not on or off"},
+        {"captive_portal=on", "unknown key 'captive_portal' (keys: module_name"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         atota_fwconfig_t c, before;
@@ -289,6 +302,7 @@ static void lines_list_every_key_in_block_order(void **state)
         "ota_retries=0",
         "ota_time_limit=45",
         "web_password=s3cret!#=~",
+        "web_captive_portal=on",
     };
     char line[ATOTA_FWCONFIG_LINE_MAX];
     for (unsigned i = 0; i < ATOTA_FWCONFIG_KEYS; i++) {
@@ -296,8 +310,10 @@ static void lines_list_every_key_in_block_order(void **state)
         assert_string_equal(line, want[i]);
     }
     assert_null(atota_fwconfig_line(&c, ATOTA_FWCONFIG_KEYS, line, sizeof line));
-    /* an unset web_password is an optional key left out: no line */
+    /* an unset web_password and web_captive_portal off are optional keys left out: no line */
     set_ok(&c, "web_password=");
+    assert_null(atota_fwconfig_line(&c, ATOTA_FWCONFIG_KEYS - 2, line, sizeof line));
+    set_ok(&c, "web_captive_portal=off");
     assert_null(atota_fwconfig_line(&c, ATOTA_FWCONFIG_KEYS - 1, line, sizeof line));
     assert_null(atota_fwconfig_line(&c, 1, line, 10));    /* "ota_host=" fits, the host does not */
     assert_non_null(atota_fwconfig_line(&c, 7, line, 8)); /* "ota=off" and its NUL */
@@ -346,9 +362,11 @@ static void encode_decode_round_trip(void **state)
     assert_true(back.present);
     back.present = false;
     expect_defaults(&back);
-    /* without a password the block is what it was before the key existed: every line of the
-     * thirteen older keys, no web_password line, so older firmware reads it */
+    /* without a password and without the captive portal the block is what it was before the
+     * keys existed: every line of the thirteen older keys, neither web_password nor
+     * web_captive_portal, so older firmware reads it */
     assert_null(find_bytes(b1, n1, "web_password", 12));
+    assert_null(find_bytes(b1, n1, "web_captive_portal", 18));
     assert_non_null(find_bytes(b1, n1, "\nota_time_limit=300\n", 20));
     assert_int_equal(b1[n1 - 1], '\n');
     assert_memory_equal(b1 + n1 - 19, "ota_time_limit=300\n", 19);
@@ -359,6 +377,14 @@ static void encode_decode_round_trip(void **state)
     assert_non_null(find_bytes(b1, n1, "\nweb_password=open-sesame\n", 26));
     assert_int_equal(atota_fwconfig_decode(b1, n1, &back, &d), ATOTA_OK);
     assert_string_equal(back.web_password, "open-sesame");
+    assert_false(back.web_captive_portal);
+    atota_fwconfig_t portal = def;
+    set_ok(&portal, "web_captive_portal=on");
+    n1 = atota_fwconfig_encode(&portal, b1, sizeof b1);
+    assert_memory_equal(b1 + n1 - 42, "\nota_time_limit=300\nweb_captive_portal=on\n", 42);
+    assert_int_equal(atota_fwconfig_decode(b1, n1, &back, &d), ATOTA_OK);
+    assert_true(back.web_captive_portal);
+    assert_string_equal(back.web_password, "");
     /* and a block that lists it empty is valid too (the key given, set to nothing) */
     static const char empty_pw[] = "web_password=\n";
     uint8_t blk[64];
@@ -369,6 +395,16 @@ static void encode_decode_round_trip(void **state)
     atota_put_le32(blk + 12, atota_crc32_le(0, blk + 16, sizeof empty_pw - 1));
     assert_int_equal(atota_fwconfig_decode(blk, 16 + sizeof empty_pw - 1, &back, &d), ATOTA_OK);
     assert_string_equal(back.web_password, "");
+    /* as is one that gives web_captive_portal=off */
+    static const char portal_off[] = "web_captive_portal=off\n";
+    memcpy(blk, "ATOTACFG", 8);
+    atota_put_le16(blk + 8, 1);
+    atota_put_le16(blk + 10, sizeof portal_off - 1);
+    memcpy(blk + 16, portal_off, sizeof portal_off - 1);
+    atota_put_le32(blk + 12, atota_crc32_le(0, blk + 16, sizeof portal_off - 1));
+    back.web_captive_portal = true;
+    assert_int_equal(atota_fwconfig_decode(blk, 16 + sizeof portal_off - 1, &back, &d), ATOTA_OK);
+    assert_false(back.web_captive_portal);
 
     /* The largest configuration fits the block. */
     atota_fwconfig_t big;
@@ -385,6 +421,7 @@ static void encode_decode_round_trip(void **state)
     big.ota_retries = ATOTA_FWCONFIG_MAX_OTA_RETRIES;
     big.ota_time_limit = ATOTA_FWCONFIG_MAX_OTA_TIME_LIMIT;
     memset(big.web_password, '~', ATOTA_FWCONFIG_WEB_PASSWORD_MAX);
+    big.web_captive_portal = true;
     n = atota_fwconfig_encode(&big, block, ATOTA_FWCONFIG_MAX_LEN);
     assert_true(n > 0 && n <= ATOTA_FWCONFIG_MAX_LEN);
     assert_int_equal(atota_fwconfig_decode(block, n, &back, &d), ATOTA_OK);
@@ -513,6 +550,10 @@ static void decode_refuses_damaged_blocks(void **state)
         {"duplicate", "ota=on\nwebserver=off\nota=off\n", 29, "line 3: key 'ota' given twice"},
         {"duplicate number", "ota_retries=1\nota_retries=2\n", 28,
          "line 2: key 'ota_retries' given twice"},
+        {"duplicate switch", "web_captive_portal=off\nweb_captive_portal=on\n", 45,
+         "line 2: key 'web_captive_portal' given twice"},
+        {"bad switch", "web_captive_portal=1\n", 21,
+         "line 1: web_captive_portal: '1' is not on or off"},
         {"bad number", "ota_time_limit=1e3\n", 19, "line 1: ota_time_limit: '1e3' is not a number"},
         {"not KEY=VALUE", "ota_host\n", 9, "line 1: 'ota_host' is not KEY=VALUE"},
     };
