@@ -1,7 +1,8 @@
 /*
  * The Wi-Fi and TCP/IP status AT commands (module.h; docs/wifi.md gives each response format and
  * the page of ESP-AT's documentation it comes from: Wi-Fi_AT_Commands.rst and
- * TCP-IP_AT_Commands.rst). The model they drive (access points, joins, addresses, NVS) is wifi.c.
+ * TCP-IP_AT_Commands.rst). The model they drive (access points, joins, addresses) is wifi.c, its
+ * NVS part wifi_nvs.c. The table also holds cmd_softap.c's AT+CWSAP and AT+CWLIF.
  *
  * Handlers write their "+CMD:..." lines and return; the engine adds "\r\nOK\r\n" or
  * "\r\nERROR\r\n". Where ESP-AT prints an event after OK (WIFI DISCONNECT after AT+CWQAP), the
@@ -555,6 +556,8 @@ static const atota_at_cmd_t wifi_cmds[] = {
     {"+CWLAPOPT", NULL, NULL, cwlapopt_set, NULL},
     {"+CWLAP", NULL, NULL, cwlap_set, cwlap_exec},
     {"+CWQAP", NULL, NULL, NULL, cwqap_exec},
+    {"+CWSAP", NULL, atota_cmd_cwsap_query, atota_cmd_cwsap_set, NULL},
+    {"+CWLIF", NULL, NULL, NULL, atota_cmd_cwlif_exec},
     {"+CWDHCP", NULL, cwdhcp_query, cwdhcp_set, NULL},
     {"+CWAUTOCONN", NULL, cwautoconn_query, cwautoconn_set, NULL},
     {"+CIPSTAMAC", NULL, cipstamac_query, NULL, NULL},

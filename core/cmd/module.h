@@ -12,7 +12,8 @@
  *   cmd_sysflash.c AT+SYSFLASH
  *   cmd_wifi.c    AT+CWMODE, AT+CWDHCP, AT+CWAUTOCONN, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
  *                 AT+CIPSTA?, AT+CIPAP?, AT+CIPSTAMAC?, AT+CIPAPMAC?, AT+CIFSR, AT+CIPMUX,
- *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?
+ *                 AT+CIPRECVMODE, AT+CIPV6, AT+CIPDINFO, AT+CIPSTATUS, AT+CIPSTATE?; and in its
+ *                 table, after AT+CWQAP, cmd_softap.c's AT+CWSAP and AT+CWLIF
  *   cmd_userota.c AT+USEROTA
  *   cmd_ciupdate.c AT+CIUPDATE, AT+CIPFWVER?
  *   cmd_webserver.c AT+WEBSERVER (its endpoints: web_wifi.c provisioning, web_upload.c uploads;
@@ -189,5 +190,11 @@ void atota_module_parse_version(const char *version, unsigned num[4], const char
 /* AT+SYSFLASH's handlers (cmd_sysflash.c), in cmd_system.c's table (ctx is the module). */
 atota_at_rc_t atota_cmd_sysflash_query(atota_at_t *at, void *ctx, const atota_at_params_t *p);
 atota_at_rc_t atota_cmd_sysflash_set(atota_at_t *at, void *ctx, const atota_at_params_t *p);
+
+/* AT+CWSAP's and AT+CWLIF's handlers (cmd_softap.c), in cmd_wifi.c's table (ctx is the module).
+ * Each answers ERROR unless AT+CWMODE has the softAP (2 or 3). */
+atota_at_rc_t atota_cmd_cwsap_query(atota_at_t *at, void *ctx, const atota_at_params_t *p);
+atota_at_rc_t atota_cmd_cwsap_set(atota_at_t *at, void *ctx, const atota_at_params_t *p);
+atota_at_rc_t atota_cmd_cwlif_exec(atota_at_t *at, void *ctx, const atota_at_params_t *p);
 
 #endif /* ATOTA_CORE_CMD_MODULE_H */

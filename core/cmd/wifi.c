@@ -1,7 +1,8 @@
 /*
  * The virtual Wi-Fi of a simulated module (wifi.h, docs/wifi.md): the access points, joining one,
- * the addresses a station gets, auto-connect after boot, and the settings kept in NVS. The AT
- * commands that drive it are in cmd_wifi.c.
+ * the addresses a station gets, auto-connect after boot, and the softAP's configuration. The
+ * settings kept in NVS are wifi_nvs.c; the AT commands that drive it are in cmd_wifi.c and
+ * cmd_softap.c.
  */
 #include "core/cmd/wifi.h"
 
@@ -10,19 +11,6 @@
 #include "core/at/at.h"
 #include "core/cmd/module.h"
 #include "core/util/text.h"
-
-/* NVS names (docs/wifi.md). ESP-AT's own live in its closed library; these are ours. */
-#define WIFI_NS        "atota.wifi"
-#define WIFI_KEY_MODE  "mode"
-#define WIFI_KEY_AUTO  "autoconn"
-#define WIFI_KEY_DHCP  "dhcp"
-#define WIFI_KEY_SSID  "sta.ssid"
-#define WIFI_KEY_PWD   "sta.pwd"
-#define WIFI_KEY_PMF   "sta.pmf"
-#define WIFI_KEY_PCI   "sta.pci"
-#define WIFI_KEY_RECON "sta.reconn"
-#define WIFI_KEY_LISTN "sta.listen"
-#define WIFI_KEY_SCAN  "sta.scan"
 
 static const uint8_t default_base_mac[6] = {0x24, 0x0a, 0xc4, 0x00, 0x00, 0x01};
 
@@ -104,6 +92,8 @@ atota_err_t atota_wifi_ap_parse(const char *text, atota_wifi_ap_t *ap, atota_dia
     return ATOTA_OK;
 }
 
+static void softap_default(atota_wifi_softap_t *ap, const uint8_t ap_mac[6]);
+
 void atota_wifi_init(atota_wifi_t *w, const atota_wifi_ap_t *aps, unsigned count,
                      const uint8_t base_mac[6])
 {
@@ -142,138 +132,46 @@ void atota_wifi_init(atota_wifi_t *w, const atota_wifi_ap_t *aps, unsigned count
     for (int i = 5; i >= 0; i--)
         if (++w->ap_mac[i] != 0)
             break;
+    softap_default(&w->softap, w->ap_mac);
 }
 
-/* --- NVS --- */
-
-static atota_err_t load_int(atota_nvs_t *nvs, const char *key, atota_nvs_type_t type, int64_t min,
-                            int64_t max, int64_t *out)
+/* ESP-IDF's wifi.rst, AP Basic Configuration: "the AP defaults the SSID to ESP_aabbcc, where
+ * aabbcc is the last three bytes of the AP MAC" (uppercase on real modules: "ESP_57E062"), open,
+ * channel 1, max_connection 10, SSID broadcast. */
+static void softap_default(atota_wifi_softap_t *ap, const uint8_t ap_mac[6])
 {
-    int64_t v;
-    atota_err_t err = atota_nvs_get_int(nvs, WIFI_NS, key, type, &v);
-    if (err == ATOTA_ERR_NVS_NOT_FOUND)
-        return ATOTA_OK;
-    if (err != ATOTA_OK)
-        return err;
-    if (v >= min && v <= max) /* a value out of range keeps the default */
-        *out = v;
-    return ATOTA_OK;
-}
-
-static void keep_first(atota_err_t *first, atota_err_t err)
-{
-    if (*first == ATOTA_OK && err != ATOTA_OK)
-        *first = err;
-}
-
-atota_err_t atota_wifi_load(atota_wifi_t *w, atota_nvs_t *nvs)
-{
-    atota_err_t first = ATOTA_OK;
-    int64_t v;
-
-    v = w->mode;
-    keep_first(&first, load_int(nvs, WIFI_KEY_MODE, ATOTA_NVS_U8, 0, 3, &v));
-    w->mode = (uint8_t)v;
-    v = w->autoconn;
-    keep_first(&first, load_int(nvs, WIFI_KEY_AUTO, ATOTA_NVS_U8, 0, 1, &v));
-    w->autoconn = (uint8_t)v;
-    v = w->dhcp;
-    keep_first(&first, load_int(nvs, WIFI_KEY_DHCP, ATOTA_NVS_U8, 0, 3, &v));
-    w->dhcp = (uint8_t)v;
-    v = w->pci_en;
-    keep_first(&first, load_int(nvs, WIFI_KEY_PCI, ATOTA_NVS_U8, 0, 1, &v));
-    w->pci_en = (uint8_t)v;
-    v = w->reconn_interval;
-    keep_first(&first, load_int(nvs, WIFI_KEY_RECON, ATOTA_NVS_U16, 0, 7200, &v));
-    w->reconn_interval = (uint16_t)v;
-    v = w->listen_interval;
-    keep_first(&first, load_int(nvs, WIFI_KEY_LISTN, ATOTA_NVS_U16, 1, 100, &v));
-    w->listen_interval = (uint16_t)v;
-    v = w->scan_mode;
-    keep_first(&first, load_int(nvs, WIFI_KEY_SCAN, ATOTA_NVS_U8, 0, 1, &v));
-    w->scan_mode = (uint8_t)v;
-    v = w->pmf;
-    keep_first(&first, load_int(nvs, WIFI_KEY_PMF, ATOTA_NVS_U8, 0, 3, &v));
-    w->pmf = (uint8_t)v;
-
-    char ssid[sizeof w->saved_ssid], pwd[sizeof w->saved_password];
-    size_t slen = 0, plen = 0;
-    atota_err_t es = atota_nvs_get_str(nvs, WIFI_NS, WIFI_KEY_SSID, ssid, sizeof ssid, &slen);
-    atota_err_t ep = atota_nvs_get_str(nvs, WIFI_NS, WIFI_KEY_PWD, pwd, sizeof pwd, &plen);
-    if (es == ATOTA_OK && slen > 0 && (ep == ATOTA_OK || ep == ATOTA_ERR_NVS_NOT_FOUND)) {
-        memcpy(w->saved_ssid, ssid, slen + 1);
-        if (ep == ATOTA_OK)
-            memcpy(w->saved_password, pwd, plen + 1);
-        else
-            w->saved_password[0] = '\0';
-        w->has_saved = true;
+    static const char hex[] = "0123456789ABCDEF";
+    memset(ap, 0, sizeof *ap);
+    memcpy(ap->ssid, "ESP_", 4);
+    for (int i = 0; i < 3; i++) {
+        ap->ssid[4 + 2 * i] = hex[ap_mac[3 + i] >> 4];
+        ap->ssid[5 + 2 * i] = hex[ap_mac[3 + i] & 0xF];
     }
-    if (es != ATOTA_ERR_NVS_NOT_FOUND)
-        keep_first(&first, es);
-    if (ep != ATOTA_ERR_NVS_NOT_FOUND)
-        keep_first(&first, ep);
-    return first;
+    ap->ssid[10] = '\0';
+    ap->channel = 1;
+    ap->ecn = ATOTA_WIFI_ECN_OPEN;
+    ap->max_conn = ATOTA_WIFI_SOFTAP_MAX_CONN;
 }
 
-/* Writes only what differs, so that saving unchanged settings costs no flash writes. */
-static atota_err_t save_int(atota_nvs_t *nvs, const char *key, atota_nvs_type_t type, int64_t value)
+/* The length of a string in a field of cap bytes; cap when it has no NUL. */
+static size_t field_len(const char *s, size_t cap)
 {
-    int64_t old;
-    if (atota_nvs_get_int(nvs, WIFI_NS, key, type, &old) == ATOTA_OK && old == value)
-        return ATOTA_OK;
-    return atota_nvs_set_int(nvs, WIFI_NS, key, type, value);
+    const char *nul = memchr(s, '\0', cap);
+    return nul ? (size_t)(nul - s) : cap;
 }
 
-static atota_err_t save_str(atota_nvs_t *nvs, const char *key, const char *value)
+bool atota_wifi_softap_valid(const atota_wifi_softap_t *ap)
 {
-    char old[80];
-    size_t len;
-    if (atota_nvs_get_str(nvs, WIFI_NS, key, old, sizeof old, &len) == ATOTA_OK &&
-        strcmp(old, value) == 0)
-        return ATOTA_OK;
-    return atota_nvs_set_str(nvs, WIFI_NS, key, value);
-}
-
-static atota_err_t erase_key(atota_nvs_t *nvs, const char *key)
-{
-    atota_err_t err = atota_nvs_erase_key(nvs, WIFI_NS, key);
-    return err == ATOTA_ERR_NVS_NOT_FOUND ? ATOTA_OK : err;
-}
-
-atota_err_t atota_wifi_save_autoconn(const atota_wifi_t *w, atota_nvs_t *nvs)
-{
-    return save_int(nvs, WIFI_KEY_AUTO, ATOTA_NVS_U8, w->autoconn);
-}
-
-atota_err_t atota_wifi_save(const atota_wifi_t *w, atota_nvs_t *nvs)
-{
-    atota_err_t err;
-    if ((err = save_int(nvs, WIFI_KEY_MODE, ATOTA_NVS_U8, w->mode)) != ATOTA_OK)
-        return err;
-    if ((err = atota_wifi_save_autoconn(w, nvs)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_DHCP, ATOTA_NVS_U8, w->dhcp)) != ATOTA_OK)
-        return err;
-    if (!w->has_saved) {
-        if ((err = erase_key(nvs, WIFI_KEY_SSID)) != ATOTA_OK)
-            return err;
-        return erase_key(nvs, WIFI_KEY_PWD);
-    }
-    /* the password before the name: a power cut between the two leaves the old name, never a
-     * new name with an old password */
-    if ((err = save_str(nvs, WIFI_KEY_PWD, w->saved_password)) != ATOTA_OK)
-        return err;
-    if ((err = save_str(nvs, WIFI_KEY_SSID, w->saved_ssid)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_PCI, ATOTA_NVS_U8, w->pci_en)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_RECON, ATOTA_NVS_U16, w->reconn_interval)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_LISTN, ATOTA_NVS_U16, w->listen_interval)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_SCAN, ATOTA_NVS_U8, w->scan_mode)) != ATOTA_OK)
-        return err;
-    return save_int(nvs, WIFI_KEY_PMF, ATOTA_NVS_U8, w->pmf);
+    size_t slen = field_len(ap->ssid, sizeof ap->ssid);
+    size_t plen = field_len(ap->password, sizeof ap->password);
+    if (slen == 0 || slen >= sizeof ap->ssid || plen >= sizeof ap->password)
+        return false;
+    if ((plen != 0 && plen < 8) || (plen == 0 && ap->ecn != ATOTA_WIFI_ECN_OPEN))
+        return false;
+    bool ecn_ok = ap->ecn == ATOTA_WIFI_ECN_OPEN || ap->ecn == ATOTA_WIFI_ECN_WPA_PSK ||
+                  ap->ecn == ATOTA_WIFI_ECN_WPA2_PSK || ap->ecn == ATOTA_WIFI_ECN_WPA_WPA2_PSK;
+    return ecn_ok && ap->channel >= 1 && ap->channel <= ATOTA_WIFI_SOFTAP_CHANNEL_MAX &&
+           ap->max_conn >= 1 && ap->max_conn <= ATOTA_WIFI_SOFTAP_MAX_CONN && ap->hidden <= 1;
 }
 
 /* --- joining --- */

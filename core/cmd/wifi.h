@@ -1,6 +1,7 @@
 /*
  * Virtual Wi-Fi and the TCP/IP status of a simulated module (core/cmd/wifi.c, the model;
- * core/cmd/cmd_wifi.c, the AT commands; docs/wifi.md). The access points are configured
+ * core/cmd/wifi_nvs.c, its settings in NVS; core/cmd/cmd_wifi.c and cmd_softap.c, the AT
+ * commands; docs/wifi.md). The access points are configured
  * (atota-sim --ap NAME:PASSWORD; by default one, "atota" with password "atota-pass"); joining one
  * checks the password and gives the station an address. The network a connected station reaches
  * is the host's. A saved station reconnects by itself after a reboot (AT+CWAUTOCONN=1, ESP-AT's
@@ -51,6 +52,27 @@ typedef struct {
 
 #define ATOTA_WIFI_MAX_APS 16
 
+/* AT+CWSAP's <ecn> (Wi-Fi_AT_Commands.rst: "WEP is not supported"). */
+#define ATOTA_WIFI_ECN_WPA_PSK      2
+#define ATOTA_WIFI_ECN_WPA_WPA2_PSK 4
+
+/* The softAP's channels: ESP-AT's country from factory_param_data.csv (start_channel 1,
+ * channel_num 13, "CN"). */
+#define ATOTA_WIFI_SOFTAP_CHANNEL_MAX 13
+/* <max conn>: ESP-IDF's wifi.rst "AP Basic Configuration": default 10; at most
+ * 17 - CONFIG_ESP_WIFI_ESPNOW_MAX_ENCRYPT_NUM (7 by default) = 10 on ESP32. */
+#define ATOTA_WIFI_SOFTAP_MAX_CONN 10
+
+/* The softAP's configuration (AT+CWSAP; docs/wifi.md "The softAP"). */
+typedef struct {
+    char ssid[33];     /* 1-32 bytes */
+    char password[64]; /* empty, or 8-63 bytes; required unless ecn is open */
+    uint8_t channel;   /* 1-ATOTA_WIFI_SOFTAP_CHANNEL_MAX */
+    uint8_t ecn;       /* 0 open, 2 WPA_PSK, 3 WPA2_PSK, 4 WPA_WPA2_PSK */
+    uint8_t max_conn;  /* 1-ATOTA_WIFI_SOFTAP_MAX_CONN */
+    uint8_t hidden;    /* 1: the SSID is not broadcast */
+} atota_wifi_softap_t;
+
 /* Who started the join in progress. */
 typedef enum {
     ATOTA_WIFI_JOIN_NONE = 0,
@@ -69,6 +91,9 @@ typedef struct {
     char saved_ssid[33];
     char saved_password[65];
     bool has_saved;
+    atota_wifi_softap_t softap;
+    bool
+        has_softap; /* softap was set by AT+CWSAP (or loaded): saved; else the default, not saved */
     /* volatile */
     bool connected;
     int joined_ap;             /* index in aps, -1 */
@@ -94,14 +119,19 @@ typedef struct {
 
 /* Fresh state for a boot: the access points (NULL/0: the default one; more than
  * ATOTA_WIFI_MAX_APS are cut), ESP-AT's defaults. base_mac (NULL: 24:0a:c4:00:00:01) is the
- * station's MAC; the softAP's is base_mac + 1, as ESP-IDF derives it. */
+ * station's MAC; the softAP's is base_mac + 1, as ESP-IDF derives it, and the default softAP is
+ * ESP-IDF's: "ESP_" and the softAP MAC's last three bytes (uppercase hex), open, channel 1. */
 void atota_wifi_init(atota_wifi_t *w, const atota_wifi_ap_t *aps, unsigned count,
                      const uint8_t base_mac[6]);
-/* Loads / stores the persistent part (namespace "atota.wifi", docs/wifi.md). A missing key keeps
- * the default; load returns the first other NVS error and keeps going. save writes only the keys
- * whose stored value differs. */
+/* Loads / stores the persistent part (namespace "atota.wifi", docs/wifi.md; wifi_nvs.c). A
+ * missing key keeps the default; load returns the first other NVS error and keeps going. The
+ * softAP loads whole or not at all (a set of keys atota_wifi_softap_valid refuses keeps the
+ * default). save writes only the keys whose stored value differs, and the softAP only when
+ * has_softap (its keys are erased otherwise). */
 atota_err_t atota_wifi_load(atota_wifi_t *w, atota_nvs_t *nvs);
 atota_err_t atota_wifi_save(const atota_wifi_t *w, atota_nvs_t *nvs);
+/* Whether a softAP configuration is one AT+CWSAP accepts (the limits of atota_wifi_softap_t). */
+bool atota_wifi_softap_valid(const atota_wifi_softap_t *ap);
 /* Stores AT+CWAUTOCONN alone (ESP-AT saves it whatever AT+SYSSTORE says). */
 atota_err_t atota_wifi_save_autoconn(const atota_wifi_t *w, atota_nvs_t *nvs);
 /* After "ready": reconnects a saved station when auto-connect is on. */
