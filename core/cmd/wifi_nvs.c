@@ -47,6 +47,62 @@ static void keep_first(atota_err_t *first, atota_err_t err)
         *first = err;
 }
 
+/* The integer settings, in the order they are loaded and saved: the module's (saved always), then
+ * the station's (saved with its name and password). */
+typedef struct {
+    const char *key;
+    atota_nvs_type_t type; /* ATOTA_NVS_U8 or ATOTA_NVS_U16, the field's width */
+    int64_t min, max;
+    size_t offset; /* in atota_wifi_t */
+} int_setting_t;
+
+static const int_setting_t module_ints[] = {
+    {WIFI_KEY_MODE, ATOTA_NVS_U8, 0, 3, offsetof(atota_wifi_t, mode)},
+    {WIFI_KEY_AUTO, ATOTA_NVS_U8, 0, 1, offsetof(atota_wifi_t, autoconn)},
+    {WIFI_KEY_DHCP, ATOTA_NVS_U8, 0, 3, offsetof(atota_wifi_t, dhcp)},
+};
+static const int_setting_t station_ints[] = {
+    {WIFI_KEY_PCI, ATOTA_NVS_U8, 0, 1, offsetof(atota_wifi_t, pci_en)},
+    {WIFI_KEY_RECON, ATOTA_NVS_U16, 0, 7200, offsetof(atota_wifi_t, reconn_interval)},
+    {WIFI_KEY_LISTN, ATOTA_NVS_U16, 1, 100, offsetof(atota_wifi_t, listen_interval)},
+    {WIFI_KEY_SCAN, ATOTA_NVS_U8, 0, 1, offsetof(atota_wifi_t, scan_mode)},
+    {WIFI_KEY_PMF, ATOTA_NVS_U8, 0, 3, offsetof(atota_wifi_t, pmf)},
+};
+
+static int64_t int_get(const atota_wifi_t *w, const int_setting_t *s)
+{
+    const uint8_t *field = (const uint8_t *)w + s->offset;
+    if (s->type == ATOTA_NVS_U16) {
+        uint16_t v;
+        memcpy(&v, field, sizeof v);
+        return v;
+    }
+    return *field;
+}
+
+static void int_set(atota_wifi_t *w, const int_setting_t *s, int64_t v)
+{
+    uint8_t *field = (uint8_t *)w + s->offset;
+    if (s->type == ATOTA_NVS_U16) {
+        uint16_t u = (uint16_t)v;
+        memcpy(field, &u, sizeof u);
+    } else {
+        *field = (uint8_t)v;
+    }
+}
+
+static atota_err_t load_ints(atota_wifi_t *w, atota_nvs_t *nvs, const int_setting_t *set,
+                             size_t count)
+{
+    atota_err_t first = ATOTA_OK;
+    for (size_t i = 0; i < count; i++) {
+        int64_t v = int_get(w, &set[i]);
+        keep_first(&first, load_int(nvs, set[i].key, set[i].type, set[i].min, set[i].max, &v));
+        int_set(w, &set[i], v);
+    }
+    return first;
+}
+
 static atota_err_t load_str(atota_nvs_t *nvs, const char *key, char *out, size_t cap, bool *found)
 {
     size_t len;
@@ -92,32 +148,9 @@ static atota_err_t load_softap(atota_wifi_t *w, atota_nvs_t *nvs)
 atota_err_t atota_wifi_load(atota_wifi_t *w, atota_nvs_t *nvs)
 {
     atota_err_t first = ATOTA_OK;
-    int64_t v;
-
-    v = w->mode;
-    keep_first(&first, load_int(nvs, WIFI_KEY_MODE, ATOTA_NVS_U8, 0, 3, &v));
-    w->mode = (uint8_t)v;
-    v = w->autoconn;
-    keep_first(&first, load_int(nvs, WIFI_KEY_AUTO, ATOTA_NVS_U8, 0, 1, &v));
-    w->autoconn = (uint8_t)v;
-    v = w->dhcp;
-    keep_first(&first, load_int(nvs, WIFI_KEY_DHCP, ATOTA_NVS_U8, 0, 3, &v));
-    w->dhcp = (uint8_t)v;
-    v = w->pci_en;
-    keep_first(&first, load_int(nvs, WIFI_KEY_PCI, ATOTA_NVS_U8, 0, 1, &v));
-    w->pci_en = (uint8_t)v;
-    v = w->reconn_interval;
-    keep_first(&first, load_int(nvs, WIFI_KEY_RECON, ATOTA_NVS_U16, 0, 7200, &v));
-    w->reconn_interval = (uint16_t)v;
-    v = w->listen_interval;
-    keep_first(&first, load_int(nvs, WIFI_KEY_LISTN, ATOTA_NVS_U16, 1, 100, &v));
-    w->listen_interval = (uint16_t)v;
-    v = w->scan_mode;
-    keep_first(&first, load_int(nvs, WIFI_KEY_SCAN, ATOTA_NVS_U8, 0, 1, &v));
-    w->scan_mode = (uint8_t)v;
-    v = w->pmf;
-    keep_first(&first, load_int(nvs, WIFI_KEY_PMF, ATOTA_NVS_U8, 0, 3, &v));
-    w->pmf = (uint8_t)v;
+    keep_first(&first, load_ints(w, nvs, module_ints, sizeof module_ints / sizeof module_ints[0]));
+    keep_first(&first,
+               load_ints(w, nvs, station_ints, sizeof station_ints / sizeof station_ints[0]));
 
     char ssid[sizeof w->saved_ssid], pwd[sizeof w->saved_password];
     size_t slen = 0, plen = 0;
@@ -158,6 +191,15 @@ static atota_err_t save_str(atota_nvs_t *nvs, const char *key, const char *value
     return atota_nvs_set_str(nvs, WIFI_NS, key, value);
 }
 
+static atota_err_t save_ints(const atota_wifi_t *w, atota_nvs_t *nvs, const int_setting_t *set,
+                             size_t count)
+{
+    atota_err_t err = ATOTA_OK;
+    for (size_t i = 0; i < count && err == ATOTA_OK; i++)
+        err = save_int(nvs, set[i].key, set[i].type, int_get(w, &set[i]));
+    return err;
+}
+
 static atota_err_t erase_key(atota_nvs_t *nvs, const char *key)
 {
     atota_err_t err = atota_nvs_erase_key(nvs, WIFI_NS, key);
@@ -196,11 +238,8 @@ atota_err_t atota_wifi_save(const atota_wifi_t *w, atota_nvs_t *nvs)
     atota_err_t err;
     if ((err = save_softap(w, nvs)) != ATOTA_OK)
         return err;
-    if ((err = save_int(nvs, WIFI_KEY_MODE, ATOTA_NVS_U8, w->mode)) != ATOTA_OK)
-        return err;
-    if ((err = atota_wifi_save_autoconn(w, nvs)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_DHCP, ATOTA_NVS_U8, w->dhcp)) != ATOTA_OK)
+    if ((err = save_ints(w, nvs, module_ints, sizeof module_ints / sizeof module_ints[0])) !=
+        ATOTA_OK)
         return err;
     if (!w->has_saved) {
         if ((err = erase_key(nvs, WIFI_KEY_SSID)) != ATOTA_OK)
@@ -213,13 +252,5 @@ atota_err_t atota_wifi_save(const atota_wifi_t *w, atota_nvs_t *nvs)
         return err;
     if ((err = save_str(nvs, WIFI_KEY_SSID, w->saved_ssid)) != ATOTA_OK)
         return err;
-    if ((err = save_int(nvs, WIFI_KEY_PCI, ATOTA_NVS_U8, w->pci_en)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_RECON, ATOTA_NVS_U16, w->reconn_interval)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_LISTN, ATOTA_NVS_U16, w->listen_interval)) != ATOTA_OK)
-        return err;
-    if ((err = save_int(nvs, WIFI_KEY_SCAN, ATOTA_NVS_U8, w->scan_mode)) != ATOTA_OK)
-        return err;
-    return save_int(nvs, WIFI_KEY_PMF, ATOTA_NVS_U8, w->pmf);
+    return save_ints(w, nvs, station_ints, sizeof station_ints / sizeof station_ints[0]);
 }
