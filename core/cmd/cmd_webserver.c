@@ -51,8 +51,9 @@ static void respond(atota_module_t *m, atota_httpd_request_t *req, const atota_h
         h->ops->respond(h->ctx, req, r);
 }
 
-void atota_web_reply(atota_module_t *m, atota_httpd_request_t *req, unsigned status,
-                     const char *content_type, const void *body, size_t len)
+void atota_web_reply_header(atota_module_t *m, atota_httpd_request_t *req, unsigned status,
+                            const char *content_type, const void *body, size_t len,
+                            const char *name, const char *value)
 {
     atota_httpd_response_t r;
     memset(&r, 0, sizeof r);
@@ -60,7 +61,15 @@ void atota_web_reply(atota_module_t *m, atota_httpd_request_t *req, unsigned sta
     r.content_type = content_type;
     r.body = body;
     r.len = len;
+    r.headers[0][0] = name;
+    r.headers[0][1] = value;
     respond(m, req, &r);
+}
+
+void atota_web_reply(atota_module_t *m, atota_httpd_request_t *req, unsigned status,
+                     const char *content_type, const void *body, size_t len)
+{
+    atota_web_reply_header(m, req, status, content_type, body, len, NULL, NULL);
 }
 
 void atota_web_reply_state(atota_module_t *m, atota_httpd_request_t *req, unsigned status,
@@ -107,15 +116,8 @@ static void refuse(atota_module_t *m, atota_httpd_request_t *req, unsigned statu
         return;
     }
     static const char body[] = ATOTA_WEB_PORTAL_BODY;
-    atota_httpd_response_t r;
-    memset(&r, 0, sizeof r);
-    r.status = ATOTA_WEB_PORTAL_STATUS;
-    r.content_type = "text/html";
-    r.body = body;
-    r.len = sizeof body - 1;
-    r.headers[0][0] = "Location";
-    r.headers[0][1] = m->webserver.portal_url;
-    respond(m, req, &r);
+    atota_web_reply_header(m, req, ATOTA_WEB_PORTAL_STATUS, "text/html", body, sizeof body - 1,
+                           "Location", m->webserver.portal_url);
 }
 
 void atota_web_message(atota_module_t *m, int n)

@@ -56,20 +56,11 @@ static void fail(atota_module_t *m, unsigned status, atota_err_t err, const char
     atota_module_log(m, "webserver: upload of %s failed: %s (%s)", u->object,
                      msg ? msg : atota_strerror(err), atota_err_name(err));
     static const char body[] = "{\"state\": 1}";
-    atota_httpd_response_t r;
-    memset(&r, 0, sizeof r);
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = body;
-    r.len = sizeof body - 1;
-    if (status == 401) {
-        /* RFC 9110 §15.5.2: a 401 names its scheme; browsers show no dialog for this one */
-        r.headers[0][0] = "WWW-Authenticate";
-        r.headers[0][1] = ATOTA_WEB_PASSWORD_HEADER " realm=\"ATOTA module\"";
-    }
-    const atota_httpd_t *h = &m->webserver.httpd;
-    if (h->ops && req)
-        h->ops->respond(h->ctx, req, &r);
+    /* RFC 9110 §15.5.2: a 401 names its scheme; browsers show no dialog for this one */
+    if (req)
+        atota_web_reply_header(m, req, status, "application/json", body, sizeof body - 1,
+                               status == 401 ? "WWW-Authenticate" : NULL,
+                               ATOTA_WEB_PASSWORD_HEADER " realm=\"ATOTA module\"");
     atota_web_message(m, 5);
 }
 

@@ -149,6 +149,10 @@ void atota_web_reply_error(struct atota_module *m, atota_httpd_request_t *req, u
 /* Answers status with body (len bytes) of content_type. */
 void atota_web_reply(struct atota_module *m, atota_httpd_request_t *req, unsigned status,
                      const char *content_type, const void *body, size_t len);
+/* The same with one more header, name: value (Location, WWW-Authenticate). */
+void atota_web_reply_header(struct atota_module *m, atota_httpd_request_t *req, unsigned status,
+                            const char *content_type, const void *body, size_t len,
+                            const char *name, const char *value);
 /* Writes "+WEBSERVERRSP:<n>\r\n" on the AT port (esp_at_port_active_write_data). */
 void atota_web_message(struct atota_module *m, int n);
 
