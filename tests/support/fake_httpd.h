@@ -8,7 +8,9 @@
  * request still unanswered after on_end gets the port's own empty 500; stop drops every request
  * without callbacks, as httpd.h says; callbacks run only from the test's calls, never inside
  * start, stop or respond. Header-only (static inline) for test_cmd_webserver and
- * test_webserver_powercut.
+ * test_webserver_powercut, and for tests/fuzz/fuzz_webserver.c, which has no cmocka: it defines
+ * FAKE_HTTPD_ABORT_ON_FAILURE first, and a broken contract then prints why and abort()s (what
+ * libFuzzer reports) where a cmocka test fails.
  */
 #ifndef ATOTA_TESTS_SUPPORT_FAKE_HTTPD_H
 #define ATOTA_TESTS_SUPPORT_FAKE_HTTPD_H
@@ -23,7 +25,26 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef FAKE_HTTPD_ABORT_ON_FAILURE
+#define FAKE_HTTPD_PRINT(...) fprintf(stderr, __VA_ARGS__)
+#define FAKE_HTTPD_FAIL()     abort()
+#define FAKE_HTTPD_TRUE(c)                                                                         \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fake_httpd: %s:%d: %s is not true\n", __FILE__, __LINE__, #c);        \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+#define FAKE_HTTPD_FALSE(c)    FAKE_HTTPD_TRUE(!(c))
+#define FAKE_HTTPD_NON_NULL(p) FAKE_HTTPD_TRUE((p) != NULL)
+#else
 #include <cmocka.h>
+#define FAKE_HTTPD_PRINT    print_error
+#define FAKE_HTTPD_FAIL     fail
+#define FAKE_HTTPD_TRUE     assert_true
+#define FAKE_HTTPD_FALSE    assert_false
+#define FAKE_HTTPD_NON_NULL assert_non_null
+#endif
 
 #include "core/net/httpd.h"
 
@@ -115,8 +136,8 @@ static inline const char *fake_httpd_header(void *ctx, atota_httpd_request_t *re
 {
     fake_httpd_req_t *r = fake_httpd_find(ctx, req);
     if (!r || r->state != FAKE_HTTPD_OPEN) {
-        print_error("fake_httpd: header(\"%s\") on a request that is not open\n", name);
-        fail();
+        FAKE_HTTPD_PRINT("fake_httpd: header(\"%s\") on a request that is not open\n", name);
+        FAKE_HTTPD_FAIL();
     }
     for (unsigned i = 0; i < r->nheaders; i++)
         if (strcasecmp(r->hname[i], name) == 0)
@@ -130,9 +151,9 @@ static inline void fake_httpd_respond(void *ctx, atota_httpd_request_t *req,
     fake_httpd_t *f = ctx;
     fake_httpd_req_t *r = fake_httpd_find(f, req);
     if (!r || r->state != FAKE_HTTPD_OPEN) {
-        print_error("fake_httpd: respond(%u) to a request that is not open (state %d)\n",
-                    resp->status, r ? (int)r->state : -1);
-        fail();
+        FAKE_HTTPD_PRINT("fake_httpd: respond(%u) to a request that is not open (state %d)\n",
+                         resp->status, r ? (int)r->state : -1);
+        FAKE_HTTPD_FAIL();
     }
     r->state = FAKE_HTTPD_ANSWERED;
     r->status = resp->status;
@@ -148,7 +169,7 @@ static inline void fake_httpd_respond(void *ctx, atota_httpd_request_t *req,
     }
     free(r->body);
     r->body = malloc(resp->len + 1);
-    assert_non_null(r->body);
+    FAKE_HTTPD_NON_NULL(r->body);
     if (resp->len)
         memcpy(r->body, resp->body, resp->len);
     r->body[resp->len] = '\0';
@@ -169,7 +190,7 @@ static inline atota_httpd_t fake_httpd_port(fake_httpd_t *f)
 static inline void fake_httpd_clear(fake_httpd_t *f)
 {
     for (unsigned i = 0; i < f->count; i++) {
-        assert_true(f->reqs[i].state != FAKE_HTTPD_OPEN);
+        FAKE_HTTPD_TRUE(f->reqs[i].state != FAKE_HTTPD_OPEN);
         free(f->reqs[i].body);
     }
     memset(f->reqs, 0, sizeof f->reqs);
@@ -182,24 +203,24 @@ static inline void fake_httpd_clear(fake_httpd_t *f)
 static inline unsigned fake_httpd_open(fake_httpd_t *f, const char *method, const char *uri,
                                        const char *const *headers, int64_t content_length)
 {
-    assert_true(f->started);
-    assert_true(f->count < FAKE_HTTPD_MAX_REQ); /* a long test calls fake_httpd_clear */
+    FAKE_HTTPD_TRUE(f->started);
+    FAKE_HTTPD_TRUE(f->count < FAKE_HTTPD_MAX_REQ); /* a long test calls fake_httpd_clear */
     unsigned i = f->count++;
     fake_httpd_req_t *r = &f->reqs[i];
     memset(r, 0, sizeof *r);
     snprintf(r->method, sizeof r->method, "%s", method);
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
-    assert_true(plen < sizeof r->path);
+    FAKE_HTTPD_TRUE(plen < sizeof r->path);
     memcpy(r->path, uri, plen);
     r->path[plen] = '\0';
     snprintf(r->query, sizeof r->query, "%s", q ? q + 1 : "");
     for (unsigned k = 0; headers && headers[k]; k++) {
-        assert_true(r->nheaders < FAKE_HTTPD_MAX_HEADERS);
+        FAKE_HTTPD_TRUE(r->nheaders < FAKE_HTTPD_MAX_HEADERS);
         const char *colon = strchr(headers[k], ':');
-        assert_non_null(colon);
+        FAKE_HTTPD_NON_NULL(colon);
         size_t nlen = (size_t)(colon - headers[k]);
-        assert_true(nlen < sizeof r->hname[0]);
+        FAKE_HTTPD_TRUE(nlen < sizeof r->hname[0]);
         memcpy(r->hname[r->nheaders], headers[k], nlen);
         r->hname[r->nheaders][nlen] = '\0';
         const char *v = colon + 1;
@@ -221,11 +242,11 @@ static inline unsigned fake_httpd_open(fake_httpd_t *f, const char *method, cons
 static inline void fake_httpd_body(fake_httpd_t *f, unsigned i, const void *data, size_t len)
 {
     fake_httpd_req_t *r = &f->reqs[i];
-    assert_true(len > 0);
-    assert_false(r->ended);
+    FAKE_HTTPD_TRUE(len > 0);
+    FAKE_HTTPD_FALSE(r->ended);
     r->body_given += len;
     if (r->req.content_length >= 0)
-        assert_true(r->body_given <= (uint64_t)r->req.content_length);
+        FAKE_HTTPD_TRUE(r->body_given <= (uint64_t)r->req.content_length);
     if (r->state == FAKE_HTTPD_OPEN)
         f->sink->on_body(f->sink_ctx, &r->req, (const uint8_t *)data, len);
 }
@@ -234,7 +255,7 @@ static inline void fake_httpd_body(fake_httpd_t *f, unsigned i, const void *data
 static inline void fake_httpd_end(fake_httpd_t *f, unsigned i)
 {
     fake_httpd_req_t *r = &f->reqs[i];
-    assert_false(r->ended);
+    FAKE_HTTPD_FALSE(r->ended);
     r->ended = true;
     if (r->state != FAKE_HTTPD_OPEN)
         return;
@@ -287,12 +308,13 @@ static inline void fake_httpd_expect(const fake_httpd_t *f, unsigned i, const ch
               r->len == strlen(body) && (r->len == 0 || memcmp(r->body, body, r->len) == 0);
     if (ok)
         return;
-    print_error("%s: expected %u, %s, \"%s\"; got state %d%s, %u, %s, \"%.*s\" (%zu bytes)\n", what,
-                status, content_type ? content_type : "(no type)", body, (int)r->state,
-                r->port_500 ? " (the port's 500)" : "", r->status,
-                r->has_content_type ? r->content_type : "(no type)",
-                (int)(r->len < 400 ? r->len : 400), r->body ? (const char *)r->body : "", r->len);
-    fail();
+    FAKE_HTTPD_PRINT("%s: expected %u, %s, \"%s\"; got state %d%s, %u, %s, \"%.*s\" (%zu bytes)\n",
+                     what, status, content_type ? content_type : "(no type)", body, (int)r->state,
+                     r->port_500 ? " (the port's 500)" : "", r->status,
+                     r->has_content_type ? r->content_type : "(no type)",
+                     (int)(r->len < 400 ? r->len : 400), r->body ? (const char *)r->body : "",
+                     r->len);
+    FAKE_HTTPD_FAIL();
 }
 
 /* The value of an extra response header, NULL when absent. */
