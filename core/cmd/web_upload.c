@@ -135,7 +135,20 @@ static atota_err_t open_target(atota_module_t *m, atota_httpd_request_t *req, co
         if ((err = atota_ota_writer_begin(&u->writer, &wo, d)))
             return err;
         u->target_open = true;
-        return check_length(req, u->writer.slot.size, u->writer.slot.name, d);
+        if ((err = check_length(req, u->writer.slot.size, u->writer.slot.name, d)))
+            return err;
+        /* esp_ota_get_next_update_partition is the slot after the running one, so a second app
+         * upload before AT+RST rewrites the first one's slot, as on ESP-AT: once its first bytes
+         * pass the checks (nothing is erased before), the image waiting there is gone, and until
+         * an upload succeeds AT+RST boots the running firmware (the bootloader's fallback). Said
+         * in the log; the answer's body stays ESP-AT's. */
+        const char *pending = m->webserver.pending_app;
+        if (pending[0] && !strcmp(pending, u->writer.slot.name))
+            atota_module_log(m,
+                             "webserver: %s holds an image waiting for AT+RST: this upload "
+                             "replaces it once its first bytes are accepted",
+                             pending);
+        return ATOTA_OK;
     }
     /* any at_customize label: ESP-AT checks no magic here (§4.4), neither does this */
     const atota_partition_t *e = atota_partition_find(&m->at_customize, object);
@@ -280,6 +293,9 @@ void atota_web_upload_end(atota_module_t *m)
     atota_httpd_request_t *req = u->req;
     u->target_open = false;
     u->req = NULL;
+    if (u->is_app)
+        snprintf(m->webserver.pending_app, sizeof m->webserver.pending_app, "%s",
+                 u->writer.slot.name);
     atota_module_log(m, "webserver: %u bytes written to %s and verified%s", (unsigned)u->length,
                      u->is_app ? u->writer.slot.name : u->target.name,
                      u->is_app ? "; AT+RST boots it" : "");

@@ -119,6 +119,9 @@ typedef struct {
     unsigned ticks; /* connect_count */
     atota_web_body_t bodies[ATOTA_WEB_MAX_SOCKETS];
     atota_web_upload_t upload;
+    /* the OTA slot a successful app upload switched the boot to, until the reset that boots it
+     * ("": none); a later app upload writes the same slot (docs/webserver.md) */
+    char pending_app[ATOTA_PT_NAME_LEN + 1];
     char json[ATOTA_WEB_JSON_MAX]; /* the answer being built (the port copies it) */
 } atota_webserver_t;
 

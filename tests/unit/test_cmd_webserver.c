@@ -956,6 +956,45 @@ static void test_upload_app(void **state)
     rig_free(r);
 }
 
+/* A second app upload before AT+RST goes to the same slot as the first (the one after the running
+ * slot, as ESP-AT): refused on its first bytes it changes nothing, and AT+RST boots the first;
+ * past them it has replaced it, and if it then fails AT+RST boots the running firmware. */
+static void test_upload_replaces_pending(void **state)
+{
+    (void)state;
+    rig_t *r = rig_new();
+    web_on(r);
+    unsigned i = upload(r, "ota", r->v2, r->v2_len, NULL, NULL);
+    fake_httpd_expect(&r->web, i, "v2", 200, JSON, STATE0);
+    fx_expect_out(&r->hs, "v2", RSP3 RSP4);
+    fx_host_clear_out(&r->hs);
+    /* not an image: refused before anything is erased; v2 still waits in ota_1 */
+    static const char junk[] = "not an image at all";
+    i = upload(r, "ota", junk, sizeof junk - 1, NULL, NULL);
+    fake_httpd_expect(&r->web, i, "junk", 500, JSON, STATE1);
+    fx_expect_out(&r->hs, "junk", RSP3 RSP5);
+    fx_host_clear_out(&r->hs);
+    fx_expect_bytes("ota_1 after the junk", atota_flash_sim_data(r->sim) + r->ota1->offset, r->v2,
+                    r->v2_len);
+    assert_non_null(strstr(r->hs.log, "ota_1 holds an image waiting for AT+RST"));
+    restart_and_expect(r, V2);
+    /* from v2 (in ota_1): v3 accepted, then v4 whose connection closes halfway through */
+    web_on(r);
+    uint8_t *v3, *v4;
+    size_t n3 = fx_build_app_config("v4.3.0.0", 20000, NULL, &v3);
+    size_t n4 = fx_build_app_config("v4.4.0.0", 20000, NULL, &v4);
+    i = upload(r, "ota", v3, n3, NULL, NULL);
+    fake_httpd_expect(&r->web, i, "v3", 200, JSON, STATE0);
+    i = upload_open(r, "ota", v4, n4 / 2, (int64_t)n4, NULL, NULL);
+    fake_httpd_abort(&r->web, i, ATOTA_ERR_NET_RESET);
+    fx_expect_out(&r->hs, "v3 then v4 cut", RSP3 RSP4 RSP3 RSP5);
+    free(v3);
+    free(v4);
+    /* v3's image in ota_0 is gone: the bootloader falls back to the running v2 */
+    restart_and_expect(r, V2);
+    rig_free(r);
+}
+
 static void test_upload_custom_partition(void **state)
 {
     (void)state;
@@ -1386,6 +1425,7 @@ int main(void)
         cmocka_unit_test(test_getresult),
         cmocka_unit_test(test_phone_hotspot_search),
         cmocka_unit_test(test_upload_app),
+        cmocka_unit_test(test_upload_replaces_pending),
         cmocka_unit_test(test_upload_custom_partition),
         cmocka_unit_test(test_upload_extensions),
         cmocka_unit_test(test_upload_failures),
