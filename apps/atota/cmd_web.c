@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apps/atota/at_link.h"
@@ -34,10 +35,12 @@ static const char web_usage[] =
     "atota web info --url URL [--timeout S]\n"
     "       atota web upload --url URL [--object NAME] [--password PW] [--force] [--timeout S]\n"
     "                        FILE\n"
+    "       atota web wifi --url URL --ssid SSID [--wifi-password PW] [--timeout S]\n"
     "  URL: the module's web server (http://192.168.4.1/ on its softAP; atota-sim prints it)\n"
     "  --object: the partition to write: ota (the firmware, default) or a label /getotainfo\n"
     "  lists; --password: the upload password the firmware asks for (web_password)\n"
     "  --force: send even when the checks made here fail (the module checks again)\n"
+    "  wifi: the page's Wi-Fi setup (the module joins SSID; its Wi-Fi mode must be 3)\n"
     "  --timeout: seconds for the whole exchange (default 300)";
 
 #define DEFAULT_TIMEOUT_S 300u
@@ -377,6 +380,91 @@ static int upload(const char *url, const info_t *info, const char *object, const
     return rc;
 }
 
+#define WIFI_POLLS                                                                                 \
+    40 /* esp-at-ota.md §4.5: the page asks /getstainfo at most 40 times, 1 s apart */
+
+/* One exchange of the Wi-Fi setup: status and body in r; 0 or the exit status of a failure. */
+static int wifi_step(request_t *r, const char *content_type, const char *body, long *status)
+{
+    if (content_type) {
+        request_header(r, content_type);
+        curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
+    }
+    CURLcode res = request_perform(r, status);
+    if (res != CURLE_OK)
+        return cli_error(r->target, "%s", curl_easy_strerror(res));
+    return CLI_EXIT_OK;
+}
+
+/* The "state" of a JSON answer, -1 when there is none. */
+static int json_state(const char *body, char *message, size_t cap)
+{
+    cJSON *root = cJSON_Parse(body);
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(root, "state");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    int v = cJSON_IsNumber(state) ? state->valueint : -1;
+    if (message)
+        snprintf(message, cap, "%s", cJSON_IsString(msg) ? msg->valuestring : "");
+    cJSON_Delete(root);
+    return v;
+}
+
+static int wifi_setup(const char *url, const char *ssid, const char *password, uint32_t timeout_s)
+{
+    /* the page's body: {"ssid_len":n,"ssid":"..","password_len":m,"password":".."}, lengths in
+     * bytes */
+    cJSON *j = cJSON_CreateObject();
+    char *body = NULL;
+    if (j && cJSON_AddNumberToObject(j, "ssid_len", (double)strlen(ssid)) &&
+        cJSON_AddStringToObject(j, "ssid", ssid) &&
+        cJSON_AddNumberToObject(j, "password_len", (double)strlen(password)) &&
+        cJSON_AddStringToObject(j, "password", password))
+        body = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    request_t *r = body ? request_new(url, "/setstainfo", timeout_s) : NULL;
+    if (!r) {
+        cJSON_free(body);
+        return cli_error(NULL, "out of memory");
+    }
+    long status;
+    int rc = wifi_step(r, "Content-Type: application/json", body, &status);
+    cJSON_free(body);
+    if (rc == CLI_EXIT_OK && (status != 200 || json_state(r->reply, NULL, 0) != 0))
+        rc = cli_error(r->target,
+                       "HTTP %ld %s: the module refused the setup (is its Wi-Fi mode 3, "
+                       "AT+CWMODE=3?)",
+                       status, r->reply);
+    request_free(r);
+    char message[64] = "";
+    int state = 0;
+    for (unsigned i = 0; rc == CLI_EXIT_OK && i < WIFI_POLLS && state != 1 && state != 2; i++) {
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+        if (!(r = request_new(url, "/getstainfo", timeout_s)))
+            return cli_error(NULL, "out of memory");
+        if ((rc = wifi_step(r, NULL, NULL, &status)) == CLI_EXIT_OK) {
+            state = json_state(r->reply, message, sizeof message);
+            if (status != 200 || state < 0)
+                rc = cli_error(r->target, "HTTP %ld: unexpected answer %.200s", status, r->reply);
+        }
+        request_free(r);
+    }
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (state != 1)
+        return cli_error(url, "the module did not join '%s': %s", ssid,
+                         state == 2 ? message : "no answer within 40 s");
+    /* the page's acknowledgement: the module prints +WEBSERVERRSP:2 */
+    if (!(r = request_new(url, "/getresult", timeout_s)))
+        return cli_error(NULL, "out of memory");
+    rc = wifi_step(r, "Content-Type: application/x-www-form-urlencoded;charset=UTF-8", "received=1",
+                   &status);
+    request_free(r);
+    if (rc == CLI_EXIT_OK)
+        printf("the module joined '%s' (%s)\n", ssid, message);
+    return rc;
+}
+
 int cli_cmd_web(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -384,19 +472,23 @@ int cli_cmd_web(int argc, char **argv)
         {"object", required_argument, 0, 'o'},
         {"password", required_argument, 0, 'p'},
         {"force", no_argument, 0, 'f'},
+        {"ssid", required_argument, 0, 's'},
+        {"wifi-password", required_argument, 0, 'w'},
         {"timeout", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    if (argc < 2 || (strcmp(argv[1], "info") && strcmp(argv[1], "upload"))) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "info") && strcmp(argv[1], "upload") && strcmp(argv[1], "wifi"))) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             printf("usage: %s\n", web_usage);
             return CLI_EXIT_OK;
         }
-        return cli_usage_error(web_usage, "web needs info or upload");
+        return cli_usage_error(web_usage, "web needs info, upload or wifi");
     }
     bool is_upload = !strcmp(argv[1], "upload");
-    const char *url = NULL, *object = "ota", *password = NULL;
+    bool is_wifi = !strcmp(argv[1], "wifi");
+    const char *url = NULL, *object = "ota", *password = NULL, *ssid = NULL, *wifi_password = "";
     bool force = false;
     uint32_t timeout_s = DEFAULT_TIMEOUT_S;
     int c;
@@ -414,6 +506,12 @@ int cli_cmd_web(int argc, char **argv)
             break;
         case 'f':
             force = true;
+            break;
+        case 's':
+            ssid = optarg;
+            break;
+        case 'w':
+            wifi_password = optarg;
             break;
         case 't':
             if (cli_parse_u32(optarg, &timeout_s) || !timeout_s || timeout_s > 86400)
@@ -435,11 +533,20 @@ int cli_cmd_web(int argc, char **argv)
                                is_upload ? "web upload needs one FILE" : "unexpected argument");
     if (!*object || strlen(object) > 16 || strpbrk(object, "\r\n"))
         return cli_usage_error(web_usage, "--object '%s': a partition label (1-16 bytes)", object);
+    if (is_wifi && (!ssid || !*ssid || strlen(ssid) > 32))
+        return cli_usage_error(web_usage, "web wifi needs --ssid SSID (1-32 bytes)");
+    if (strlen(wifi_password) > 64)
+        return cli_usage_error(web_usage, "--wifi-password: at most 64 bytes");
     if (password && (strlen(password) > 64 || strpbrk(password, "\r\n")))
         return cli_usage_error(web_usage, "--password: at most 64 bytes on one line");
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT))
         return cli_error(NULL, "cannot start libcurl");
+    if (is_wifi) {
+        int wrc = wifi_setup(url, ssid, wifi_password, timeout_s);
+        curl_global_cleanup();
+        return wrc;
+    }
     uint8_t *data = NULL;
     size_t len = 0;
     info_t *info = calloc(1, sizeof *info);

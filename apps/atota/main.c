@@ -23,8 +23,9 @@ static const char usage[] =
     "  ciupdate --port PORT [...] upgrade a module with AT+CIUPDATE from its OTA server and show\n"
     "                             its progress; --list the server's versions (AT+CIPFWVER?),\n"
     "                             --state the last update's (atota ciupdate --help)\n"
-    "  web info|upload --url URL  a module's web server (AT+WEBSERVER): its firmware and\n"
-    "                             partitions, or upload a file to one (atota web --help)\n";
+    "  web info|upload|wifi --url URL\n"
+    "                             a module's web server (AT+WEBSERVER): its firmware and\n"
+    "                             partitions, an upload, or its Wi-Fi setup (atota web --help)\n";
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `atota web` against a simulated module's web server (AT+WEBSERVER): `web info` shows the
-# running version and the partitions with their sizes; `web upload` of v2 -> {"state": 0}, and
+# running version and the partitions with their sizes; `web wifi` joins the module to the virtual
+# AP (and is refused in Wi-Fi mode 1); `web upload` of v2 -> {"state": 0}, and
 # AT+RST boots v2; mqtt_ca uploaded and found byte-exact in the flash file; the checks made before
 # sending (not an image, a wrong chip, too large, a wrong magic, an unknown partition) refuse with
 # nothing sent (no upload in the module's log, and the firmware unchanged); --force sends
@@ -60,6 +61,14 @@ expect_grep "$TMP/info.txt" '^  ota +1572864 bytes$'
 expect_grep "$TMP/info.txt" '^  mqtt_ca +8192 bytes$'
 expect_grep "$TMP/info.txt" '^  fs_storage +589824 bytes$'
 
+# ---- wifi: the page's Wi-Fi setup (the module is in mode 3) -----------------------------------
+checks=$((checks + 1))
+"$ATOTA" web wifi --url "$WEB_URL" --ssid atota --wifi-password atota-pass >"$TMP/wifi.txt" \
+    2>"$TMP/wifi.err" || { cat "$TMP/wifi.err" >&2; fail "web wifi"; }
+expect_grep "$TMP/wifi.txt" "^the module joined 'atota' \(connect OK\)$"
+at "$TMP/cwjap.txt" AT+CWJAP?
+expect_grep "$TMP/cwjap.txt" '^\+CWJAP:"atota",'
+
 # ---- refused here, nothing sent ---------------------------------------------------------------
 before=$(uploads_seen m)
 expect_fail "$ATOTA" web upload --url "$WEB_URL" "$TMP/payload.bin"
@@ -110,6 +119,11 @@ expect_eq "$(tail -c +3003 "$TMP/ca.read" | tr -d '\377' | wc -c)" 0 "mqtt_ca's 
 mk_module "$TMP/pw.flash" "$TMP/v1pw.bin"
 sim_start pw --flash "$TMP/pw.flash" --tcp 127.0.0.1:0
 web_start pw
+# the Wi-Fi setup needs mode 3 (ESP-AT's /setstainfo answers {"state": 1} otherwise)
+at "$TMP/mode1.txt" AT+CWMODE=1
+expect_fail "$ATOTA" web wifi --url "$WEB_URL" --ssid atota --wifi-password atota-pass
+expect_grep "$TMP/stderr" 'the module refused the setup \(is its Wi-Fi mode 3, AT\+CWMODE=3\?\)$'
+at "$TMP/mode3.txt" AT+CWMODE=3
 "$ATOTA" web info --url "$WEB_URL" >"$TMP/info-pw.txt" 2>&1 || fail "web info (password)"
 expect_grep "$TMP/info-pw.txt" '^upload password: +required$'
 checks=$((checks + 1))
